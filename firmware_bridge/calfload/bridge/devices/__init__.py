@@ -1,0 +1,1 @@
+"""One module per sensor family: pure decode, GATT recipe and virtual twin."""

@@ -1,0 +1,64 @@
+"""Sensor clocks → the session clock, and gap detection. Pure, no I/O.
+
+The session clock is seconds since the Unix epoch on the bridge host. A sensor
+with its own clock keeps its sample spacing; one offset per connection maps it to
+the session clock, estimated as the smallest observed ``arrival − sensor time`` of
+a packet's last sample (transport delay only ever adds, so the minimum is the best
+estimate of the true offset; Paxson 1998's minimum-delay filter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+U32_WRAP: Final = 1 << 32
+
+
+@dataclass
+class SensorClock:
+    """Unwraps a u32 µs sensor clock and maps it to session seconds."""
+
+    _last_raw_us: int | None = None
+    _wraps: int = 0
+    offset_s: float | None = None
+
+    def unwrap_us(self, raw_us: int) -> int:
+        if self._last_raw_us is not None and raw_us < self._last_raw_us - U32_WRAP // 2:
+            self._wraps += 1
+        self._last_raw_us = raw_us
+        return raw_us + self._wraps * U32_WRAP
+
+    def observe(self, sensor_last_s: float, arrival_s: float) -> float:
+        """Update the offset with one packet; return the current offset."""
+        candidate = arrival_s - sensor_last_s
+        if self.offset_s is None or candidate < self.offset_s:
+            self.offset_s = candidate
+        return self.offset_s
+
+
+@dataclass
+class GapTracker:
+    """Counts samples lost between consecutive packets from their sensor times."""
+
+    _next_us: int | None = None
+    samples_ok: int = 0
+    samples_lost: int = 0
+    longest_gap_s: float = 0.0
+
+    def step(self, t0_us: int, dt_us: int, n: int) -> int:
+        """Register a packet; return how many samples went missing just before it."""
+        lost = 0
+        if self._next_us is not None:
+            missing = round((t0_us - self._next_us) / dt_us)
+            if missing > 0:
+                lost = missing
+                self.longest_gap_s = max(self.longest_gap_s, missing * dt_us / 1e6)
+        self._next_us = t0_us + n * dt_us
+        self.samples_ok += n
+        self.samples_lost += lost
+        return lost
+
+    def reset(self) -> None:
+        """Forget continuity (after a reconnect the sensor may have restarted)."""
+        self._next_us = None

@@ -1,0 +1,146 @@
+"""The live processing worker: raw batches from MQTT in, steps and summaries out."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+
+from calfload.bridge import topics
+from calfload.bridge.messages import SCHEMA, AthleteInfo, MessageError, RawBatch, decode, encode
+from calfload.bridge.mqtt import BrokerUrl, make_client
+from calfload.processing.messages import WorkerState
+from calfload.processing.pipeline import AthletePipeline
+
+log = logging.getLogger(__name__)
+SUMMARY_PERIOD_S = 1.0
+
+
+@dataclass
+class WorkerStats:
+    batches_ok: int = 0
+    batches_rejected: int = 0
+    steps_published: int = 0
+    last_error: str = ""
+    rejected_by_topic: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Subscribes to ``<base>/raw/+/+/+`` and publishes ``<base>/steps/...``.
+
+    MQTT callbacks run on paho's network thread; all state lives behind one lock.
+    """
+
+    def __init__(self, broker: BrokerUrl, *, base: str = topics.DEFAULT_BASE) -> None:
+        self.broker = broker
+        self.base = topics.check_base(base)
+        self.worker_id = f"worker-{socket.gethostname()}"
+        self.stats = WorkerStats()
+        self.pipelines: dict[str, AthletePipeline] = {}
+        self.body_mass_kg: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._last_summary_s: dict[str, float] = {}
+        self.connected = threading.Event()
+        self.client = make_client(
+            broker,
+            role="worker",
+            will_topic=topics.worker_state(self.base),
+            will_payload=encode(self._state("offline")),
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    def _state(self, state: str) -> WorkerState:
+        return WorkerState(
+            schema=SCHEMA,
+            state=state,  # type: ignore[arg-type]
+            worker_id=self.worker_id,
+            t_s=time.time(),
+            batches_ok=self.stats.batches_ok,
+            batches_rejected=self.stats.batches_rejected,
+            last_error=self.stats.last_error,
+        )
+
+    def start(self) -> None:
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        info = self.client.publish(
+            topics.worker_state(self.base), encode(self._state("offline")), qos=1, retain=True
+        )
+        with contextlib.suppress(RuntimeError, ValueError):
+            info.wait_for_publish(2.0)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: mqtt.Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("worker: broker %s refused the connection: %s", self.broker, reason_code)
+            return
+        client.subscribe([(topics.raw_filter(self.base), 1), (f"{self.base}/athlete/+/info", 1)])
+        client.publish(
+            topics.worker_state(self.base), encode(self._state("online")), qos=1, retain=True
+        )
+        self.connected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            if msg.topic.endswith("/info"):
+                if msg.payload:
+                    info = decode(msg.payload, AthleteInfo)
+                    with self._lock:
+                        self.body_mass_kg[info.athlete] = info.body_mass_kg
+                        if info.athlete in self.pipelines:
+                            self.pipelines[info.athlete].body_mass_kg = info.body_mass_kg
+                return
+            batch = decode(msg.payload, RawBatch)
+            self._handle(batch)
+        except (MessageError, ValueError) as exc:
+            self._reject(msg.topic, str(exc))
+
+    def _reject(self, topic: str, error: str) -> None:
+        with self._lock:
+            self.stats.batches_rejected += 1
+            self.stats.last_error = f"{topic}: {error}"
+            self.stats.rejected_by_topic[topic] = self.stats.rejected_by_topic.get(topic, 0) + 1
+            n = self.stats.batches_rejected
+        if n in (1, 10, 100) or n % 1000 == 0:
+            log.warning("worker: rejected a message on %s (%d so far): %s", topic, n, error)
+
+    def _handle(self, batch: RawBatch) -> None:
+        with self._lock:
+            pipeline = self.pipelines.get(batch.athlete)
+            if pipeline is None:
+                pipeline = self.pipelines[batch.athlete] = AthletePipeline(
+                    batch.athlete, self.body_mass_kg.get(batch.athlete)
+                )
+            steps = pipeline.on_batch(batch)
+            self.stats.batches_ok += 1
+            now = time.time()
+            due = now - self._last_summary_s.get(batch.athlete, 0.0) >= SUMMARY_PERIOD_S
+            summary = pipeline.summary(now) if (steps or due) else None
+            if summary is not None:
+                self._last_summary_s[batch.athlete] = now
+        for step in steps:
+            self.client.publish(
+                topics.steps(self.base, step.athlete, step.side), encode(step), qos=1
+            )
+        with self._lock:
+            self.stats.steps_published += len(steps)
+        if summary is not None:
+            self.client.publish(
+                topics.summary(self.base, batch.athlete), encode(summary), qos=1, retain=True
+            )
