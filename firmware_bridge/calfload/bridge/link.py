@@ -86,7 +86,7 @@ class SensorLink:
         self.stats = LinkStats()
         self.connected = asyncio.Event()
         self._queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(QUEUE_LIMIT)
-        self._clock = SensorClock()
+        self.clock = SensorClock()
         self._seq = 0
         self._stop = asyncio.Event()
 
@@ -131,7 +131,7 @@ class SensorLink:
         )
         await client.connect()
         self.stats.connects += 1
-        self._clock = SensorClock()  # a reconnect may follow a sensor reboot
+        self.clock = SensorClock()  # a reconnect may follow a sensor reboot
         self.stats.gaps.reset()
         try:
             await client.start_notify(open_insole.DATA_CHAR_UUID, self._on_notify)
@@ -198,11 +198,11 @@ class SensorLink:
         """Decode one notification into a raw batch on the session clock."""
         packet = open_insole.decode(data)
         self.stats.packets_ok += 1
-        t0_us = self._clock.unwrap_us(packet.t0_us)
+        t0_us = self.clock.unwrap_us(packet.t0_us)
         gap = self.stats.gaps.step(t0_us, packet.dt_us, packet.n_samples)
         t0_sensor_s = t0_us / 1e6
         last_sensor_s = t0_sensor_s + (packet.n_samples - 1) * packet.dt_us / 1e6
-        offset_s = self._clock.observe(last_sensor_s, arrival_s)
+        offset_s = self.clock.observe(last_sensor_s, arrival_s)
         cells = packet.cell_force_n
         batch = RawBatch(
             schema=SCHEMA,

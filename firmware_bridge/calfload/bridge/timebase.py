@@ -4,7 +4,8 @@ The session clock is seconds since the Unix epoch on the bridge host. A sensor
 with its own clock keeps its sample spacing; one offset per connection maps it to
 the session clock, estimated as the smallest observed ``arrival − sensor time`` of
 a packet's last sample (transport delay only ever adds, so the minimum is the best
-estimate of the true offset; Paxson 1998's minimum-delay filter).
+estimate of the true offset: the minimum-delay filter of Paxson 1998, "On calibrating
+measurements of packet transit times"), applied with a bounded slew rate.
 """
 
 from __future__ import annotations
@@ -17,11 +18,20 @@ U32_WRAP: Final = 1 << 32
 
 @dataclass
 class SensorClock:
-    """Unwraps a u32 µs sensor clock and maps it to session seconds."""
+    """Unwraps a u32 µs sensor clock and maps it to session seconds.
 
+    The target offset is the minimum-delay estimate; the *applied* offset starts at
+    the first estimate and then moves towards the target by at most
+    ``max_slew_ppm`` of elapsed sensor time, so sample spacing stays true to within
+    that rate and a late first packet never makes time jump backwards mid-step.
+    """
+
+    max_slew_ppm: float = 2000.0
     _last_raw_us: int | None = None
     _wraps: int = 0
+    target_offset_s: float | None = None
     offset_s: float | None = None
+    _last_sensor_s: float | None = None
 
     def unwrap_us(self, raw_us: int) -> int:
         if self._last_raw_us is not None and raw_us < self._last_raw_us - U32_WRAP // 2:
@@ -30,10 +40,18 @@ class SensorClock:
         return raw_us + self._wraps * U32_WRAP
 
     def observe(self, sensor_last_s: float, arrival_s: float) -> float:
-        """Update the offset with one packet; return the current offset."""
+        """Update with one packet (its last sample's sensor time and its arrival);
+        return the offset to apply to this packet."""
         candidate = arrival_s - sensor_last_s
-        if self.offset_s is None or candidate < self.offset_s:
-            self.offset_s = candidate
+        if self.target_offset_s is None or candidate < self.target_offset_s:
+            self.target_offset_s = candidate
+        if self.offset_s is None or self._last_sensor_s is None:
+            self.offset_s = self.target_offset_s
+        else:
+            room = max(sensor_last_s - self._last_sensor_s, 0.0) * self.max_slew_ppm * 1e-6
+            error = self.target_offset_s - self.offset_s
+            self.offset_s += max(-room, min(room, error))
+        self._last_sensor_s = sensor_last_s
         return self.offset_s
 
 

@@ -132,11 +132,12 @@ class OpenInsoleTwin:
         assert self._data_char is not None
         sample = 0
         while True:
-            await self._streaming.wait()
             dt_s = 1.0 / self.rate_hz
-            # Jump to "now" if we were idle: samples not streamed are not owed.
-            now_sim = loop.time() - self._t_sim_origin
-            sample = max(sample, int(now_sim / dt_s))
+            if not self._streaming.is_set():
+                await self._streaming.wait()
+                # Resume at "now" after idling: samples nobody asked for are not owed.
+                now_sim = loop.time() - self._t_sim_origin
+                sample = max(sample, int(now_sim / dt_s))
             n = self.samples_per_packet
             t = (sample + np.arange(n)) * dt_s
             due = self._t_sim_origin + t[-1]

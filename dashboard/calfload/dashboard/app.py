@@ -1,0 +1,502 @@
+"""The live dashboard: MQTT in, WebSocket out, one page that draws it.
+
+One paho-mqtt client (its own network thread) subscribes to steps, summaries,
+athlete info, sensor availability and bridge/worker state, decodes each payload
+with the typed contract decoders (:func:`calfload.dashboard.state.parse`) and hands
+the result to the event loop with ``loop.call_soon_threadsafe``. A
+:class:`~calfload.dashboard.state.LiveState` keeps it; every
+:data:`PUSH_PERIOD_S` the :class:`Hub` sends what changed to every browser.
+
+HTTP routes:
+
+* ``GET /``: the page; ``GET /static/...``: its files (``static/build/`` is made by
+  ``npm run build``);
+* ``GET /healthz``: ``{"broker_connected": bool, "athletes": n, "rejected": n}``;
+* ``WS /ws``: one ``snapshot`` message at once, then ``update`` messages with only
+  what changed (see :mod:`calfload.dashboard.state` for both shapes).
+
+:func:`serve` runs it under uvicorn until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import msgspec
+import paho.mqtt.client as mqtt
+import uvicorn
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from calfload.bridge.topics import DEFAULT_BASE, check_base
+from calfload.dashboard.state import (
+    KIND_LABELS,
+    Incoming,
+    Json,
+    LiveState,
+    Rejected,
+    parse,
+    subscriptions,
+)
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+PUSH_PERIOD_S: Final = 0.1
+"""Batching window: browsers get at most one update per period."""
+CLIENT_QUEUE: Final = 50
+"""Updates a browser may fall behind (5 s at 100 ms) before it is dropped."""
+MQTT_KEEPALIVE_S: Final = 15
+MQTT_RECONNECT_MAX_S: Final = 8
+SHUTDOWN_GRACE_S: Final = 3
+CLOSE_TOO_SLOW: Final = 1013  # "try again later": the page reconnects and gets a snapshot
+CLOSE_GOING_AWAY: Final = 1001
+CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'none'"
+)
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 1883
+    base: str = DEFAULT_BASE
+    username: str | None = None
+    password: str | None = None
+    history_steps: int = 3000
+    """Steps kept in memory per athlete and side (and sent to a newly opened page)."""
+
+
+class DashboardError(RuntimeError):
+    """The dashboard could not start (for example, its port is taken)."""
+
+
+# -- broadcast ------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One browser: a bounded queue of JSON texts, or a close code to end with."""
+
+    queue: asyncio.Queue[str | int]
+    dropped: bool = False
+
+
+@dataclass
+class Hub:
+    """Fans each update out to every browser without letting one slow browser
+    hold up the others: a browser whose queue is full is dropped (it reconnects and
+    starts again from a fresh snapshot)."""
+
+    state: LiveState
+    max_queue: int = CLIENT_QUEUE
+    subscribers: set[Subscriber] = field(default_factory=set)
+    dropped: int = 0
+
+    def connect(self) -> Subscriber:
+        """A new subscriber whose queue starts with a snapshot.
+
+        Changes not yet pushed go to the existing subscribers first, so the new one
+        gets them once (in the snapshot) and the next update carries only later ones.
+        """
+        self.tick()
+        sub = Subscriber(asyncio.Queue(maxsize=self.max_queue + 1))
+        sub.queue.put_nowait(_encode(self.state.snapshot()))
+        self.subscribers.add(sub)
+        return sub
+
+    def disconnect(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def tick(self) -> bool:
+        """Push what changed since the last tick; ``True`` if there was anything."""
+        update = self.state.flush()
+        if update is None:
+            return False
+        text = _encode(update)
+        for sub in list(self.subscribers):
+            try:
+                sub.queue.put_nowait(text)
+            except asyncio.QueueFull:
+                self.dropped += 1
+                log.warning(
+                    "a dashboard page fell %d updates behind and was disconnected; "
+                    "it will reconnect and reload",
+                    self.max_queue,
+                )
+                self._end(sub, CLOSE_TOO_SLOW)
+        return True
+
+    def close_all(self) -> None:
+        for sub in list(self.subscribers):
+            self._end(sub, CLOSE_GOING_AWAY)
+
+    def _end(self, sub: Subscriber, code: int) -> None:
+        self.subscribers.discard(sub)
+        sub.dropped = True
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        sub.queue.put_nowait(code)
+
+
+def _encode(message: Json) -> str:
+    return msgspec.json.encode(message).decode()
+
+
+# -- the application ------------------------------------------------------------------
+
+
+class Dashboard:
+    """The MQTT listener, the live state and the hub behind one app."""
+
+    def __init__(self, settings: DashboardSettings) -> None:
+        self.settings = settings
+        self.base = check_base(settings.base)
+        self.state = LiveState(settings.history_steps)
+        self.hub = Hub(self.state)
+        self.client: mqtt.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pusher: asyncio.Task[None] | None = None
+        self._ever_connected = False
+        self._warned_unreachable = False
+        self._warned_crash = False
+
+    @property
+    def broker(self) -> str:
+        return f"{self.settings.broker_host}:{self.settings.broker_port}"
+
+    # -- lifecycle (event loop) --
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"calfload-dashboard-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv311,
+        )
+        if self.settings.username:
+            client.username_pw_set(self.settings.username, self.settings.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=MQTT_RECONNECT_MAX_S)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.connect_async(
+            self.settings.broker_host, self.settings.broker_port, keepalive=MQTT_KEEPALIVE_S
+        )
+        client.loop_start()
+        self.client = client
+        self._pusher = asyncio.create_task(self._push_forever(), name="dashboard-push")
+
+    async def stop(self) -> None:
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+            self._pusher = None
+        client, self.client = self.client, None
+        if client is not None:
+            client.disconnect()
+            await asyncio.to_thread(client.loop_stop)
+        self._loop = None
+        self.hub.close_all()
+
+    async def _push_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PUSH_PERIOD_S)
+            self.hub.tick()
+
+    # -- paho's network thread: decode, then hand over to the loop --
+
+    def _post(self, *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+            loop.call_soon_threadsafe(*args)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._post(self._refused, str(reason_code))
+            return
+        client.subscribe([(topic, 1) for topic in subscriptions(self.base)])
+        self._post(self._broker_up)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._post(self._unreachable)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._post(self._broker_down, str(reason_code))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            item = parse(self.base, message.topic, message.payload)
+        except Exception:  # never let a bad message stop paho's thread
+            if not self._warned_crash:
+                self._warned_crash = True
+                log.exception("dashboard could not read an MQTT message; it was skipped")
+            return
+        if item is not None:
+            self._post(self._receive, item)
+
+    # -- event loop side --
+
+    def _receive(self, item: Incoming) -> None:
+        first = self.state.apply(item)
+        if first and isinstance(item, Rejected):
+            label = KIND_LABELS[item.kind]
+            log.warning(
+                "dashboard ignored an unreadable %s message on %s: %s. Further unreadable "
+                "%s messages are counted (see /healthz) but not logged.",
+                label,
+                item.topic,
+                item.reason,
+                label,
+            )
+
+    def _broker_up(self) -> None:
+        if self._ever_connected:
+            log.warning("dashboard reconnected to the MQTT broker at %s", self.broker)
+        else:
+            log.info("dashboard connected to the MQTT broker at %s", self.broker)
+        self._ever_connected = True
+        self._warned_unreachable = False
+        self.state.set_broker_connected(True)
+
+    def _broker_down(self, reason: str) -> None:
+        if self.state.broker_connected and self._loop is not None and self.client is not None:
+            log.warning(
+                "dashboard lost the MQTT broker at %s (%s); reconnecting", self.broker, reason
+            )
+        self.state.set_broker_connected(False)
+
+    def _unreachable(self) -> None:
+        if not self._warned_unreachable:
+            self._warned_unreachable = True
+            log.warning(
+                "dashboard cannot reach the MQTT broker at %s; retrying every few seconds",
+                self.broker,
+            )
+
+    def _refused(self, reason: str) -> None:
+        log.warning(
+            "the MQTT broker at %s refused the dashboard: %s (check the user name and "
+            "password); retrying",
+            self.broker,
+            reason,
+        )
+
+    # -- HTTP and WebSocket --
+
+    async def index(self, request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "broker_connected": self.state.broker_connected,
+                "athletes": len(self.state.athletes),
+                "rejected": self.state.rejected,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def websocket(self, ws: WebSocket) -> None:
+        if not _same_origin(ws):
+            await ws.close(code=1008)  # another site's page may not read the data
+            return
+        await ws.accept()
+        sub = self.hub.connect()
+        sender = asyncio.create_task(_send_loop(ws, sub))
+        receiver = asyncio.create_task(_receive_loop(ws))
+        try:
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.hub.disconnect(sub)
+            for task in (sender, receiver):
+                task.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+
+
+async def _send_loop(ws: WebSocket, sub: Subscriber) -> None:
+    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+        while True:
+            item = await sub.queue.get()
+            if isinstance(item, int):
+                reason = "too far behind: reconnect" if item == CLOSE_TOO_SLOW else ""
+                await ws.close(code=item, reason=reason)
+                return
+            await ws.send_text(item)
+
+
+async def _receive_loop(ws: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    """Browsers send ``Origin``; only pages served by this host may connect.
+    Clients that send no ``Origin`` (scripts, tests) are not browsers and are let in."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == ws.headers.get("host", "").lower()
+
+
+class _SecurityHeaders:
+    """Adds a strict Content-Security-Policy and friends to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: DashboardSettings) -> Starlette:
+    """The dashboard as an ASGI app; its lifespan runs the MQTT client."""
+    dashboard = Dashboard(settings)
+    if not (STATIC_DIR / "build" / "app.js").is_file():
+        log.warning(
+            "the dashboard page is not built (%s is missing): run `npm ci && npm run build` "
+            "in the repository root, or `make`",
+            STATIC_DIR / "build" / "app.js",
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await dashboard.start()
+        try:
+            yield
+        finally:
+            await dashboard.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/", dashboard.index),
+            Route("/healthz", dashboard.healthz),
+            WebSocketRoute("/ws", dashboard.websocket),
+            Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(_SecurityHeaders)
+    app.state.dashboard = dashboard
+    return app
+
+
+# -- running it -----------------------------------------------------------------------
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that reports when it listens and leaves signal handling to the caller
+    (who cancels :func:`serve`)."""
+
+    def __init__(self, config: uvicorn.Config, started: asyncio.Event | None) -> None:
+        super().__init__(config)
+        self._started_event = started
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._started_event is not None:
+            self._started_event.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    settings: DashboardSettings,
+    host: str,
+    port: int,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Serve the dashboard on ``host:port`` until cancelled; set ``started`` once
+    listening. Cancelling closes the pages' connections, stops the MQTT client and
+    re-raises :class:`asyncio.CancelledError`. Raises :class:`DashboardError` if it
+    cannot start (for example, the port is taken)."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+    server = _Server(config, started)
+
+    async def run() -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind or start up
+            raise DashboardError(
+                f"the dashboard could not start on {host}:{port} (is the port in use?)"
+            ) from None
+        if not server.started and not server.should_exit:
+            raise DashboardError(f"the dashboard could not start on {host}:{port}")
+
+    task = asyncio.create_task(run(), name=f"dashboard-{host}:{port}")
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if task.done():
+            raise
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_GRACE_S + 2)
+        except TimeoutError:
+            server.force_exit = True
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+        except Exception:
+            log.exception("dashboard did not shut down cleanly")
+        raise

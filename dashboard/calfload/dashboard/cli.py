@@ -1,0 +1,116 @@
+"""The ``calfload`` command: one entry point wiring bridge, processing and dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+
+from calfload.bridge import topics
+from calfload.bridge.mqtt import BrokerUrl
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="calfload", description="Calf and Achilles load for runners.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="virtual runners through the real bridge, worker and dashboard")
+    demo.add_argument("--athletes", type=int, default=2, metavar="N", help="virtual athletes (2)")
+    demo.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    demo.add_argument("--mqtt-port", type=int, default=1883, metavar="PORT", help="embedded broker port (1883)")
+    demo.add_argument("--broker", metavar="URL", help="external broker, e.g. mqtt://127.0.0.1:1884")
+    demo.add_argument("--http-port", type=int, default=8000, metavar="PORT", help="dashboard port (8000)")
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    demo.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
+
+    proc = sub.add_parser("process", help="run the live processing worker against a broker")
+    proc.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL")
+    proc.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
+
+    dash = sub.add_parser("dashboard", help="serve the live dashboard for a broker")
+    dash.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL")
+    dash.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--http-port", type=int, default=8000, metavar="PORT")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "process":
+            return _process(args)
+        if args.command == "dashboard":
+            return _dashboard(args)
+    except (ValueError, RuntimeError) as exc:
+        print(f"calfload: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from calfload.dashboard.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        athletes=args.athletes,
+        duration_s=args.duration,
+        mqtt_port=args.mqtt_port,
+        broker=args.broker,
+        http_port=args.http_port,
+        open_browser=not args.no_browser,
+        base=topics.check_base(args.base_topic),
+    )
+    asyncio.run(run_demo(options))
+    return 0
+
+
+def _process(args: argparse.Namespace) -> int:
+    from calfload.processing.worker import Worker
+
+    worker = Worker(BrokerUrl.parse(args.broker), base=topics.check_base(args.base_topic))
+    worker.start()
+    print(f"calfload worker: processing raw data from {worker.broker}; Ctrl-C to stop", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from calfload.dashboard.app import DashboardSettings, serve
+    from calfload.dashboard.demo import check_port_free
+
+    broker = BrokerUrl.parse(args.broker)
+    check_port_free(args.http_port, "--http-port")
+    settings = DashboardSettings(
+        broker_host=broker.host,
+        broker_port=broker.port,
+        base=topics.check_base(args.base_topic),
+        username=broker.username,
+        password=broker.password,
+    )
+    print(f"Dashboard: http://{args.host}:{args.http_port}/", flush=True)
+    try:
+        asyncio.run(serve(settings, args.host, args.http_port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""``calfload demo``: virtual runners through the real bridge, worker and dashboard.
+
+Everything runs in one process on embedded defaults: an amqtt broker bound to
+127.0.0.1 (unless ``--broker`` names an external one), virtual insoles on an
+in-process bumble radio reached through bleak's ``BleakClient``, the bridge, the
+processing worker and the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import webbrowser
+from dataclasses import dataclass
+from typing import Any
+
+from calfload.bridge import topics
+from calfload.bridge.bridge import Bridge
+from calfload.bridge.mqtt import BrokerUrl
+from calfload.bridge.virtual.bleak_backend import BumbleBleakClient
+from calfload.bridge.virtual.fleet import demo_profiles, start_fleet
+from calfload.dashboard.app import DashboardSettings, serve
+from calfload.processing.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class PortInUse(RuntimeError):
+    """A port the demo needs is taken; the message names the option to change it."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    athletes: int = 2
+    duration_s: float | None = None
+    mqtt_port: int = 1883
+    broker: str | None = None
+    http_port: int = 8000
+    open_browser: bool = True
+    base: str = topics.DEFAULT_BASE
+
+
+def check_port_free(port: int, option: str) -> None:
+    """Raise :class:`PortInUse` when 127.0.0.1:``port`` cannot be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} is already in use; choose another with {option} PORT"
+            ) from exc
+
+
+async def start_embedded_broker(port: int) -> Any:
+    """An amqtt broker on 127.0.0.1:``port`` (MQTT 3.1.1, anonymous, loopback only)."""
+    from amqtt.broker import Broker
+
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+    )
+    await broker.start()
+    return broker
+
+
+async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -> None:
+    """Run the demo until ``stop`` is set, the duration ends, or SIGINT/SIGTERM."""
+    if options.athletes < 1:
+        raise ValueError("--athletes must be at least 1")
+    if options.broker is None:
+        check_port_free(options.mqtt_port, "--mqtt-port")
+    check_port_free(options.http_port, "--http-port")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    embedded = None
+    if options.broker is None:
+        embedded = await start_embedded_broker(options.mqtt_port)
+        broker = BrokerUrl("127.0.0.1", options.mqtt_port)
+    else:
+        broker = BrokerUrl.parse(options.broker)
+    worker = Worker(broker, base=options.base)
+    worker.start()
+    started = asyncio.Event()
+    settings = DashboardSettings(
+        broker_host=broker.host,
+        broker_port=broker.port,
+        base=options.base,
+        username=broker.username,
+        password=broker.password,
+    )
+    dashboard = asyncio.create_task(serve(settings, "127.0.0.1", options.http_port, started))
+    fleet = None
+    bridge_task = None
+    try:
+        await _first(started.wait(), dashboard)
+        fleet = await start_fleet(demo_profiles(options.athletes))
+        bridge = Bridge(
+            broker, fleet.specs, fleet.infos, base=options.base, backend=BumbleBleakClient
+        )
+        bridge_task = asyncio.create_task(bridge.run(stop))
+        url = f"http://127.0.0.1:{options.http_port}/"
+        print(f"calfload demo: {options.athletes} virtual athlete(s), broker {broker}", flush=True)
+        print(f"Dashboard: {url}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        if options.open_browser:
+            with contextlib.suppress(Exception):
+                webbrowser.open(url)
+        if options.duration_s is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), options.duration_s)
+        else:
+            await stop.wait()
+    finally:
+        stop.set()
+        if bridge_task is not None:
+            await asyncio.gather(bridge_task, return_exceptions=True)
+        if fleet is not None:
+            await fleet.stop()
+        await asyncio.to_thread(worker.stop)
+        dashboard.cancel()
+        await asyncio.gather(dashboard, return_exceptions=True)
+        if embedded is not None:
+            with contextlib.suppress(Exception):
+                await embedded.shutdown()
+        print("calfload demo: stopped.", flush=True)
+
+
+async def _first(waiter: Any, task: asyncio.Task[None]) -> None:
+    """Wait for ``waiter``; if ``task`` ends first, re-raise its error."""
+    w = asyncio.ensure_future(waiter)
+    done, _ = await asyncio.wait({w, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done and not w.done():
+        w.cancel()
+        task.result()
+        raise RuntimeError("the dashboard stopped before it started")

@@ -1,0 +1,373 @@
+"""What the live dashboard knows, kept in memory. Pure: no I/O, no threads, no clock.
+
+:func:`parse` turns one MQTT message (topic + payload) into a typed
+:class:`Received`, :class:`Cleared` (an empty retained payload) or
+:class:`Rejected` item; it is safe to call from paho's network thread.
+:class:`LiveState` applies those items on the event loop and produces
+
+* :meth:`LiveState.snapshot`: everything known, for a browser that just connected;
+* :meth:`LiveState.flush`: only what changed since the previous flush, or ``None``.
+
+Both are plain JSON-able dicts; their shapes are documented in ``README`` of the
+dashboard (see :mod:`calfload.dashboard.app`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeAlias
+
+import msgspec
+
+from calfload.bridge.messages import (
+    AthleteInfo,
+    BridgeState,
+    Message,
+    MessageError,
+    SensorAvailability,
+    Side,
+    decode,
+)
+from calfload.bridge.topics import SIDES
+from calfload.processing.messages import SessionSummary, StepMessage, WorkerState
+
+Kind = Literal["step", "summary", "info", "availability", "bridge", "worker"]
+KIND_TYPES: Final[dict[Kind, type[Message]]] = {
+    "step": StepMessage,
+    "summary": SessionSummary,
+    "info": AthleteInfo,
+    "availability": SensorAvailability,
+    "bridge": BridgeState,
+    "worker": WorkerState,
+}
+KIND_LABELS: Final[dict[Kind, str]] = {
+    "step": "step",
+    "summary": "session summary",
+    "info": "athlete info",
+    "availability": "sensor availability",
+    "bridge": "bridge state",
+    "worker": "worker state",
+}
+DUPLICATE_WINDOW: Final = 64
+"""How many recent steps per side are remembered to drop QoS 1 redeliveries."""
+
+Json: TypeAlias = dict[str, Any]
+
+
+def subscriptions(base: str) -> list[str]:
+    """The MQTT topic filters the dashboard subscribes to."""
+    return [
+        f"{base}/steps/+/+",
+        f"{base}/summary/+",
+        f"{base}/athlete/+/info",
+        f"{base}/sensor/+/availability",
+        f"{base}/bridge/state",
+        f"{base}/worker/state",
+    ]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which kind of message a topic carries, and for whom.
+
+    ``key`` is the athlete id (steps, summary, info), the sensor id
+    (availability) or ``""`` (bridge, worker)."""
+
+    kind: Kind
+    key: str = ""
+    side: Side | None = None
+
+
+def route(base: str, topic: str) -> Route | None:
+    """The :class:`Route` of ``topic`` under ``base``, or ``None`` if it is not ours."""
+    prefix = f"{base}/"
+    if not topic.startswith(prefix):
+        return None
+    parts = topic[len(prefix) :].split("/")
+    match parts:
+        case ["steps", athlete, "left" | "right" as side] if athlete:
+            return Route("step", athlete, side)
+        case ["summary", athlete] if athlete:
+            return Route("summary", athlete)
+        case ["athlete", athlete, "info"] if athlete:
+            return Route("info", athlete)
+        case ["sensor", sensor_id, "availability"] if sensor_id:
+            return Route("availability", sensor_id)
+        case ["bridge", "state"]:
+            return Route("bridge")
+        case ["worker", "state"]:
+            return Route("worker")
+    return None
+
+
+@dataclass(frozen=True)
+class Received:
+    route: Route
+    message: Message
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """An empty retained payload: the publisher withdrew what it had retained."""
+
+    route: Route
+
+
+@dataclass(frozen=True)
+class Rejected:
+    kind: Kind
+    topic: str
+    reason: str
+
+
+Incoming: TypeAlias = Received | Cleared | Rejected
+
+
+def parse(base: str, topic: str, payload: bytes | bytearray) -> Incoming | None:
+    """Decode one MQTT message; ``None`` when the topic is not one the dashboard reads."""
+    where = route(base, topic)
+    if where is None:
+        return None
+    if not payload:
+        if where.kind == "step":
+            return Rejected("step", topic, "the payload is empty")
+        return Cleared(where)
+    try:
+        message = decode(payload, KIND_TYPES[where.kind])
+    except MessageError as exc:
+        return Rejected(where.kind, topic, str(exc))
+    mismatch = _mismatch(where, message)
+    if mismatch:
+        return Rejected(where.kind, topic, mismatch)
+    return Received(where, message)
+
+
+def _mismatch(where: Route, message: Message) -> str:
+    """Why the payload contradicts its topic, or ``""``."""
+    if isinstance(message, StepMessage):
+        if message.athlete != where.key or message.side != where.side:
+            return (
+                f"the topic is for athlete {where.key!r} ({where.side}) but the payload "
+                f"says athlete {message.athlete!r} ({message.side})"
+            )
+    elif isinstance(message, SessionSummary | AthleteInfo):
+        if message.athlete != where.key:
+            return (
+                f"the topic is for athlete {where.key!r} but the payload says "
+                f"athlete {message.athlete!r}"
+            )
+    elif isinstance(message, SensorAvailability) and message.sensor_id != where.key:
+        return (
+            f"the topic is for sensor {where.key!r} but the payload says "
+            f"sensor {message.sensor_id!r}"
+        )
+    return ""
+
+
+def to_json(message: Message) -> Json:
+    """A message as a plain dict (field names as in the MQTT contract)."""
+    data = msgspec.to_builtins(message)
+    assert isinstance(data, dict)
+    return data
+
+
+@dataclass
+class _SideSteps:
+    history: deque[StepMessage]
+    pending: deque[StepMessage]
+    recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=DUPLICATE_WINDOW))
+    received: int = 0
+    last: StepMessage | None = None
+
+
+@dataclass
+class _Athlete:
+    sides: dict[Side, _SideSteps]
+    info: AthleteInfo | None = None
+    summary: SessionSummary | None = None
+
+
+class LiveState:
+    """Everything the dashboard shows, plus what changed since the last :meth:`flush`.
+
+    Not thread-safe: call it from one thread (the event loop)."""
+
+    def __init__(self, history_steps: int = 3000) -> None:
+        if history_steps < 1:
+            raise ValueError(f"history_steps must be at least 1, not {history_steps}")
+        self.history_steps = history_steps
+        self.broker_connected = False
+        self.rejected = 0
+        self.rejected_by_kind: dict[Kind, int] = {}
+        self.duplicates = 0
+        self.bridge: BridgeState | None = None
+        self.worker: WorkerState | None = None
+        self.sensors: dict[str, SensorAvailability] = {}
+        self.athletes: dict[str, _Athlete] = {}
+        self._changed_athletes: set[str] = set()
+        self._changed_info: set[str] = set()
+        self._changed_summary: set[str] = set()
+        self._changed_sensors: set[str] = set()
+        self._changed_top: set[str] = set()
+
+    # -- input ------------------------------------------------------------------
+
+    def set_broker_connected(self, connected: bool) -> None:
+        if connected != self.broker_connected:
+            self.broker_connected = connected
+            self._changed_top.add("broker_connected")
+
+    def reject(self, kind: Kind) -> bool:
+        """Count one unreadable message; ``True`` if it is the first of its kind."""
+        self.rejected += 1
+        count = self.rejected_by_kind.get(kind, 0) + 1
+        self.rejected_by_kind[kind] = count
+        self._changed_top.add("rejected")
+        return count == 1
+
+    def apply(self, item: Incoming) -> bool:
+        """Apply one parsed item. For :class:`Rejected` it returns :meth:`reject`'s
+        answer (first of its kind); otherwise ``False``."""
+        if isinstance(item, Rejected):
+            return self.reject(item.kind)
+        if isinstance(item, Cleared):
+            self._clear(item.route)
+            return False
+        message = item.message
+        if isinstance(message, StepMessage):
+            self._add_step(message)
+        elif isinstance(message, SessionSummary):
+            self._athlete(message.athlete).summary = message
+            self._changed_summary.add(message.athlete)
+        elif isinstance(message, AthleteInfo):
+            self._athlete(message.athlete).info = message
+            self._changed_info.add(message.athlete)
+        elif isinstance(message, SensorAvailability):
+            self.sensors[message.sensor_id] = message
+            self._changed_sensors.add(message.sensor_id)
+            self._athlete(message.athlete)
+        elif isinstance(message, BridgeState):
+            self.bridge = message
+            self._changed_top.add("bridge")
+        elif isinstance(message, WorkerState):
+            self.worker = message
+            self._changed_top.add("worker")
+        return False
+
+    def _athlete(self, athlete_id: str) -> _Athlete:
+        athlete = self.athletes.get(athlete_id)
+        if athlete is None:
+            n = self.history_steps
+            athlete = self.athletes[athlete_id] = _Athlete(
+                sides={s: _SideSteps(deque(maxlen=n), deque(maxlen=n)) for s in SIDES}
+            )
+            self._changed_athletes.add(athlete_id)
+        return athlete
+
+    def _add_step(self, step: StepMessage) -> None:
+        side = self._athlete(step.athlete).sides[step.side]
+        key = (step.step_index, step.ic_s)
+        if key in side.recent:
+            self.duplicates += 1  # a QoS 1 redelivery: already shown
+            return
+        side.recent.append(key)
+        side.history.append(step)
+        side.pending.append(step)
+        side.received += 1
+        side.last = step
+        self._changed_athletes.add(step.athlete)
+
+    def _clear(self, where: Route) -> None:
+        if where.kind == "info" and where.key in self.athletes:
+            self.athletes[where.key].info = None
+            self._changed_info.add(where.key)
+        elif where.kind == "summary" and where.key in self.athletes:
+            self.athletes[where.key].summary = None
+            self._changed_summary.add(where.key)
+        elif where.kind == "availability" and self.sensors.pop(where.key, None) is not None:
+            self._changed_sensors.add(where.key)
+        elif where.kind == "bridge" and self.bridge is not None:
+            self.bridge = None
+            self._changed_top.add("bridge")
+        elif where.kind == "worker" and self.worker is not None:
+            self.worker = None
+            self._changed_top.add("worker")
+
+    # -- output -----------------------------------------------------------------
+
+    def snapshot(self) -> Json:
+        """Everything known, as sent to a browser that just connected."""
+        return {
+            "type": "snapshot",
+            "history_steps": self.history_steps,
+            "broker_connected": self.broker_connected,
+            "rejected": self.rejected,
+            "bridge": _opt(self.bridge),
+            "worker": _opt(self.worker),
+            "sensors": {k: to_json(v) for k, v in sorted(self.sensors.items())},
+            "athletes": {
+                k: {
+                    "info": _opt(a.info),
+                    "summary": _opt(a.summary),
+                    "steps": {s: _steps(a.sides[s], a.sides[s].history) for s in SIDES},
+                }
+                for k, a in sorted(self.athletes.items())
+            },
+        }
+
+    def flush(self) -> Json | None:
+        """What changed since the previous flush (or ``None``), and forget it."""
+        update: Json = {}
+        for key in sorted(self._changed_top):
+            update[key] = {
+                "broker_connected": self.broker_connected,
+                "rejected": self.rejected,
+                "bridge": _opt(self.bridge),
+                "worker": _opt(self.worker),
+            }[key]
+        if self._changed_sensors:
+            update["sensors"] = {
+                k: _opt(self.sensors.get(k)) for k in sorted(self._changed_sensors)
+            }
+        athletes: Json = {}
+        for athlete_id in sorted(
+            self._changed_athletes | self._changed_info | self._changed_summary
+        ):
+            athlete = self.athletes[athlete_id]
+            entry: Json = {}
+            if athlete_id in self._changed_info:
+                entry["info"] = _opt(athlete.info)
+            if athlete_id in self._changed_summary:
+                entry["summary"] = _opt(athlete.summary)
+            steps = {s: _steps(athlete.sides[s], athlete.sides[s].pending) for s in SIDES}
+            steps = {s: v for s, v in steps.items() if v["ic_s"]}
+            if steps:
+                entry["steps"] = steps
+            for side in athlete.sides.values():
+                side.pending.clear()
+            athletes[athlete_id] = entry
+        if athletes:
+            update["athletes"] = athletes
+        self._changed_top.clear()
+        self._changed_sensors.clear()
+        self._changed_athletes.clear()
+        self._changed_info.clear()
+        self._changed_summary.clear()
+        if not update:
+            return None
+        return {"type": "update", **update}
+
+
+def _opt(message: Message | None) -> Json | None:
+    return None if message is None else to_json(message)
+
+
+def _steps(side: _SideSteps, steps: deque[StepMessage]) -> Json:
+    """Steps of one side in columns (compact for thousands of points)."""
+    return {
+        "ic_s": [s.ic_s for s in steps],
+        "gct_ms": [s.gct_ms for s in steps],
+        "last": _opt(side.last),
+        "received": side.received,
+    }
