@@ -1,0 +1,120 @@
+"""`calfload demo` as a user runs it: steps for every athlete and side, live in a browser."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import ConsoleMessage, sync_playwright
+
+from tests.conftest import CHROMIUM_ARGS, free_port
+from tests.helpers import Collector
+
+ATHLETES = 2
+
+
+def _start_demo(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return proc, lines
+
+
+def _wait_for_line(lines: queue.Queue[str], prefix: str, timeout_s: float) -> str:
+    seen = []
+    while True:
+        try:
+            line = lines.get(timeout=timeout_s)
+        except queue.Empty:
+            raise AssertionError(f"demo never printed {prefix!r}; printed {seen}") from None
+        seen.append(line)
+        if line.startswith(prefix):
+            return line
+
+
+def test_demo_runs_streams_steps_and_exits_cleanly(chromium_path: str, artifacts_dir: Path) -> None:
+    mqtt_port, http_port = free_port(), free_port()
+    proc, lines = _start_demo(
+        "--duration", "15", "--athletes", str(ATHLETES),
+        "--mqtt-port", str(mqtt_port), "--http-port", str(http_port),
+    )  # fmt: skip
+    try:
+        url = _wait_for_line(lines, "Dashboard:", 60).split(None, 1)[1].strip()
+        assert url == f"http://127.0.0.1:{http_port}/"
+        collector = Collector("127.0.0.1", mqtt_port, ["calfload/steps/#"]).start()
+        errors: list[str] = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if m.type == "error" else None,  # type: ignore[func-returns-value]
+            )
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            # GCT points for both sides of every athlete reach the page.
+            page.wait_for_function(
+                """(n) => {
+                    const s = window.calfload && window.calfload.stepsReceived;
+                    if (!s) return false;
+                    const ids = Object.keys(s);
+                    return ids.length >= n && ids.every(a => s[a].left >= 2 && s[a].right >= 2);
+                }""",
+                arg=ATHLETES,
+                timeout=30_000,
+            )
+            page.screenshot(path=str(artifacts_dir / "demo-dashboard.png"), full_page=True)
+            browser.close()
+        assert errors == []
+        rc = proc.wait(timeout=60)
+        stderr = proc.stderr.read() if proc.stderr else ""
+        assert rc == 0, stderr
+        assert "Traceback" not in stderr
+        collector.stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    steps = collector.payloads("calfload/steps/")
+    seen = {(s["athlete"], s["side"]) for s in steps}
+    expected = {(f"a{i + 1}", side) for i in range(ATHLETES) for side in ("left", "right")}
+    assert seen == expected
+    for s in steps:
+        assert 150.0 < s["gct_ms"] < 400.0
+
+
+@pytest.mark.parametrize("option", ["--http-port", "--mqtt-port"])
+def test_a_port_in_use_gets_a_one_line_error(option: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = str(free_port())
+        ports = {"--http-port": other, "--mqtt-port": other, option: str(port)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser",
+             "--duration", "1", *[x for kv in ports.items() for x in kv]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 2
+    message = proc.stderr.strip()
+    assert message.count("\n") == 0
+    assert str(port) in message and option in message
