@@ -85,6 +85,7 @@ def test_demo_runs_streams_steps_and_exits_cleanly(chromium_path: str, artifacts
         rc = proc.wait(timeout=60)
         stderr = proc.stderr.read() if proc.stderr else ""
         assert rc == 0, stderr
+        (artifacts_dir / "demo-stderr.txt").write_text(stderr)
         assert "Traceback" not in stderr
         collector.stop()
     finally:

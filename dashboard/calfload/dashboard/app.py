@@ -199,6 +199,7 @@ class Dashboard:
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.connect_async(
             self.settings.broker_host, self.settings.broker_port, keepalive=MQTT_KEEPALIVE_S
@@ -245,8 +246,23 @@ class Dashboard:
         if reason_code.is_failure:
             self._post(self._refused, str(reason_code))
             return
+        # "connected" only once the broker confirms the subscriptions (on_subscribe)
         client.subscribe([(topic, 1) for topic in subscriptions(self.base)])
-        self._post(self._broker_up)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [
+            topic
+            for topic, code in zip(subscriptions(self.base), reason_codes, strict=False)
+            if code.is_failure
+        ]
+        self._post(self._broker_up, refused)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self._post(self._unreachable)
@@ -287,7 +303,14 @@ class Dashboard:
                 label,
             )
 
-    def _broker_up(self) -> None:
+    def _broker_up(self, refused: list[str]) -> None:
+        if refused:
+            log.warning(
+                "the MQTT broker at %s refused the dashboard's subscriptions to %s "
+                "(check its access rules); that data will not be shown",
+                self.broker,
+                ", ".join(refused),
+            )
         if self._ever_connected:
             log.warning("dashboard reconnected to the MQTT broker at %s", self.broker)
         else:

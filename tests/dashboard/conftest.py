@@ -1,0 +1,188 @@
+"""Dashboard test support: a dashboard served from a background thread, an MQTT
+publisher that waits for the broker's acknowledgements, and message factories."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from calfload.bridge import topics
+from calfload.bridge.messages import SCHEMA, AthleteInfo, Message, Side, encode
+from calfload.dashboard.app import STATIC_DIR, DashboardSettings, serve
+from calfload.processing.messages import StepMessage
+from tests.conftest import Mosquitto, free_port
+from tests.helpers import wait_until
+
+BASE = topics.DEFAULT_BASE
+
+
+def info(athlete: str, name: str, mass: float = 70.0) -> AthleteInfo:
+    return AthleteInfo(
+        schema=SCHEMA,
+        athlete=athlete,
+        name=name,
+        body_mass_kg=mass,
+        sensors=[f"{athlete}-L", f"{athlete}-R"],
+    )
+
+
+def step(athlete: str, side: Side, index: int, t0_s: float, gct_ms: float = 240.0) -> StepMessage:
+    """Step ``index`` (1-based) of one foot: left at ``t0 + 0.7 i``, right 0.35 s later."""
+    ic_s = t0_s + 0.7 * index + (0.35 if side == "right" else 0.0)
+    return StepMessage(
+        schema=SCHEMA,
+        athlete=athlete,
+        side=side,
+        sensor_id=f"{athlete}-{side[0].upper()}",
+        step_index=index,
+        ic_s=round(ic_s, 6),
+        to_s=round(ic_s + gct_ms / 1000.0, 6),
+        gct_ms=gct_ms,
+        step_time_ms=350.0,
+        cadence_spm=171.4,
+        peak_force_bw=2.4,
+    )
+
+
+@dataclass
+class Publisher:
+    """A paho client whose every publish is QoS 1 and waited for (PUBACK)."""
+
+    port: int
+    connected: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self.client.on_connect = lambda *args: self.connected.set()
+        self.client.connect_async("127.0.0.1", self.port)
+        self.client.loop_start()
+        if not self.connected.wait(10):
+            self.close()
+            raise AssertionError(f"test publisher could not connect to port {self.port}")
+
+    def raw(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(10)
+        assert info.is_published(), f"broker did not acknowledge {topic}"
+
+    def message(self, topic: str, message: Message, *, retain: bool = False) -> None:
+        self.raw(topic, encode(message), retain=retain)
+
+    def info(self, message: AthleteInfo) -> None:
+        self.message(topics.athlete_info(BASE, message.athlete), message, retain=True)
+
+    def step(self, message: StepMessage) -> None:
+        self.message(topics.steps(BASE, message.athlete, message.side), message)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass
+class RunningDashboard:
+    """:func:`serve` on its own event loop in a background thread."""
+
+    settings: DashboardSettings
+    port: int
+    thread: threading.Thread | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    task: asyncio.Task[None] | None = None
+    error: BaseException | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> RunningDashboard:
+        self.thread = threading.Thread(target=self._main, name="dashboard", daemon=True)
+        self.thread.start()
+        if not self.ready.wait(20):
+            raise AssertionError("the dashboard did not start within 20 s")
+        if self.error is not None:
+            raise AssertionError(f"the dashboard failed to start: {self.error!r}")
+        return self
+
+    def _main(self) -> None:
+        async def run() -> None:
+            started = asyncio.Event()
+            self.loop = asyncio.get_running_loop()
+            self.task = asyncio.create_task(serve(self.settings, "127.0.0.1", self.port, started))
+            waiter = asyncio.create_task(started.wait())
+            await asyncio.wait({self.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            self.ready.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.ready.set()
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
+            data = json.loads(response.read())
+        assert isinstance(data, dict)
+        return data
+
+    def wait_broker(self, connected: bool = True, timeout_s: float = 15.0) -> None:
+        wait_until(
+            lambda: self.health()["broker_connected"] is connected,
+            timeout_s,
+            f"/healthz to say broker_connected={connected}",
+        )
+
+    def stop(self, timeout_s: float = 15.0) -> float:
+        """Cancel :func:`serve`; return how long it took to finish."""
+        assert self.loop is not None
+        assert self.task is not None
+        assert self.thread is not None
+        t0 = time.monotonic()
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(timeout_s)
+        assert not self.thread.is_alive(), f"serve() did not stop within {timeout_s} s"
+        assert self.error is None, f"serve() ended with {self.error!r}"
+        return time.monotonic() - t0
+
+
+def require_build() -> None:
+    if not (STATIC_DIR / "build" / "app.js").is_file():
+        pytest.fail(
+            "the dashboard page is not built: run `make assets` "
+            "(or `npm ci && npm run build` in the repository root)"
+        )
+
+
+@pytest.fixture
+def dashboard(mosquitto: Mosquitto) -> Iterator[RunningDashboard]:
+    """The dashboard connected (and subscribed) to a fresh mosquitto."""
+    running = RunningDashboard(DashboardSettings(broker_port=mosquitto.port), free_port())
+    running.start()
+    try:
+        running.wait_broker(True)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def publisher(mosquitto: Mosquitto) -> Iterator[Publisher]:
+    pub = Publisher(mosquitto.port)
+    try:
+        yield pub
+    finally:
+        pub.close()
