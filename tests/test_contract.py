@@ -47,12 +47,21 @@ def test_raw_example_force_is_the_sum_of_its_cells() -> None:
     ("payload", "words"),
     [
         (b"not json", "not a valid StepMessage"),
-        (b'{"schema": 2, "athlete": "a", "side": "left", "sensor_id": "s", "step_index": 1,'
-         b' "ic_s": 0, "to_s": 1, "gct_ms": 1}', "schema 2"),
-        (b'{"schema": 1, "athlete": "a", "side": "up", "sensor_id": "s", "step_index": 1,'
-         b' "ic_s": 0, "to_s": 1, "gct_ms": 1}', "side"),
-        (b'{"schema": 1, "athlete": "a", "side": "left", "sensor_id": "s", "step_index": 1,'
-         b' "ic_s": "soon", "to_s": 1, "gct_ms": 1}', "ic_s"),
+        (
+            b'{"schema": 2, "athlete": "a", "side": "left", "sensor_id": "s", "step_index": 1,'
+            b' "ic_s": 0, "to_s": 1, "gct_ms": 1}',
+            "schema 2",
+        ),
+        (
+            b'{"schema": 1, "athlete": "a", "side": "up", "sensor_id": "s", "step_index": 1,'
+            b' "ic_s": 0, "to_s": 1, "gct_ms": 1}',
+            "side",
+        ),
+        (
+            b'{"schema": 1, "athlete": "a", "side": "left", "sensor_id": "s", "step_index": 1,'
+            b' "ic_s": "soon", "to_s": 1, "gct_ms": 1}',
+            "ic_s",
+        ),
     ],
 )
 def test_bad_payloads_raise_message_error(payload: bytes, words: str) -> None:

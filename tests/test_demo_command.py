@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from tests.conftest import CHROMIUM_ARGS, free_port
 from tests.helpers import Collector

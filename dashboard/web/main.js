@@ -22,6 +22,7 @@ const app = {
   wsOpen: false,
   everOpen: false,
   brokerConnected: false,
+  brokerEverConnected: false,
   bridge: null,
   worker: null,
   rejected: 0,
@@ -102,10 +103,10 @@ class Athlete {
         { class: 'metrics' },
         metric('GCT left', 'gct-left', 'ms', 'left big'),
         metric('GCT right', 'gct-right', 'ms', 'right big'),
-        metric('steps L', 'steps-left', '', 'left'),
-        metric('steps R', 'steps-right', '', 'right'),
-        metric('cadence', 'cadence', 'spm'),
-        metric('L/R GCT', 'symmetry', '%'),
+        metric('cadence', 'cadence', 'spm', 'big'),
+        metric('steps left', 'steps-left', '', 'left'),
+        metric('steps right', 'steps-right', '', 'right'),
+        metric('GCT L−R', 'symmetry', '%'),
       ),
       this.chartEl,
     );
@@ -135,7 +136,13 @@ class Athlete {
         series: [{ label: 'time' }, series('left'), series('right')],
         axes: [
           { stroke: '#475569', grid: { stroke: '#e2e8f0' } },
-          { label: 'GCT (ms)', stroke: '#475569', grid: { stroke: '#e2e8f0' }, size: 48 },
+          {
+            label: 'GCT (ms)',
+            stroke: '#475569',
+            grid: { stroke: '#e2e8f0' },
+            size: 52,
+            incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 500],
+          },
         ],
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
@@ -331,7 +338,10 @@ function handle(msg) {
   } else {
     return;
   }
-  if ('broker_connected' in msg) app.brokerConnected = msg.broker_connected;
+  if ('broker_connected' in msg) {
+    app.brokerConnected = msg.broker_connected;
+    app.brokerEverConnected ||= msg.broker_connected;
+  }
   if ('bridge' in msg) app.bridge = msg.bridge;
   if ('worker' in msg) app.worker = msg.worker;
   if ('rejected' in msg) app.rejected = msg.rejected;
@@ -378,9 +388,9 @@ function renderStatus() {
     text = app.everOpen ? 'reconnecting…' : 'connecting…';
     detail = app.everOpen ? 'dashboard server unreachable' : '';
   } else if (!app.brokerConnected) {
-    state = 'reconnecting';
-    text = 'reconnecting…';
-    detail = 'MQTT broker unreachable';
+    state = app.brokerEverConnected ? 'reconnecting' : 'connecting';
+    text = app.brokerEverConnected ? 'reconnecting…' : 'connecting…';
+    detail = app.brokerEverConnected ? 'MQTT broker unreachable' : 'waiting for the MQTT broker';
   }
   const node = $('[data-testid="status"]');
   node.dataset.state = state;

@@ -15,10 +15,7 @@ from calfload.bridge.errors import PacketError
 # cells 1000 counts (100.0 N) and 0; acc +2048, 0, -2048 counts (+1 g, 0, -1 g);
 # gyro 164 counts (10 dps), 0, 0.
 HAND_VECTOR = bytes.fromhex(
-    "01 01 0201 10000000 1027 02 01"
-    " e803 0000"
-    " 0008 0000 00f8"
-    " a400 0000 0000"
+    "01 01 0201 10000000 1027 02 01 e803 0000 0008 0000 00f8 a400 0000 0000"
 )
 
 
@@ -87,7 +84,9 @@ def test_round_trip_within_wire_resolution(
         (HAND_VECTOR[:8] + b"\x00\x00" + HAND_VECTOR[10:], "field", "zero sample period"),
     ],
 )
-def test_malformed_packets_raise_a_typed_clear_error(payload: bytes, reason: str, words: str) -> None:
+def test_malformed_packets_raise_a_typed_clear_error(
+    payload: bytes, reason: str, words: str
+) -> None:
     with pytest.raises(PacketError) as info:
         open_insole.decode(payload)
     assert info.value.reason == reason

@@ -6,6 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from tests.helpers import Collector, wait_until
 
 from calfload.bridge.bridge import Bridge
 from calfload.bridge.devices.open_insole_twin import TwinFaults
@@ -13,7 +14,6 @@ from calfload.bridge.mqtt import BrokerUrl
 from calfload.bridge.virtual.bleak_backend import BumbleBleakClient
 from calfload.bridge.virtual.fleet import demo_profiles, start_fleet
 from calfload.processing.worker import Worker
-from tests.helpers import Collector, wait_until
 
 RUN_S = 10.0
 FS_HZ = 100.0
@@ -90,4 +90,6 @@ async def test_every_step_arrives_once_with_true_gct(mosquitto) -> None:
             gct_errors.append(s["gct_ms"] - t.gct_ms)
         assert [s["step_index"] for s in mine] == list(range(1, len(mine) + 1))
     errors = np.array(gct_errors)
-    print(f"GCT error vs truth: n={errors.size} bias={errors.mean():+.2f} ms SD={errors.std():.2f} ms")
+    print(
+        f"GCT error vs truth: n={errors.size} bias={errors.mean():+.2f} ms SD={errors.std():.2f} ms"
+    )

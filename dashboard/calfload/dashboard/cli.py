@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
@@ -18,12 +19,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = p.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="virtual runners through the real bridge, worker and dashboard")
+    demo = sub.add_parser(
+        "demo", help="virtual runners through the real bridge, worker and dashboard"
+    )
     demo.add_argument("--athletes", type=int, default=2, metavar="N", help="virtual athletes (2)")
     demo.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
-    demo.add_argument("--mqtt-port", type=int, default=1883, metavar="PORT", help="embedded broker port (1883)")
+    demo.add_argument(
+        "--mqtt-port", type=int, default=1883, metavar="PORT", help="embedded broker port (1883)"
+    )
     demo.add_argument("--broker", metavar="URL", help="external broker, e.g. mqtt://127.0.0.1:1884")
-    demo.add_argument("--http-port", type=int, default=8000, metavar="PORT", help="dashboard port (8000)")
+    demo.add_argument(
+        "--http-port", type=int, default=8000, metavar="PORT", help="dashboard port (8000)"
+    )
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     demo.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
 
@@ -105,10 +112,8 @@ def _dashboard(args: argparse.Namespace) -> int:
         password=broker.password,
     )
     print(f"Dashboard: http://{args.host}:{args.http_port}/", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings, args.host, args.http_port))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -28,7 +28,7 @@ from calfload.processing.worker import Worker
 log = logging.getLogger(__name__)
 
 
-class PortInUse(RuntimeError):
+class PortInUseError(RuntimeError):
     """A port the demo needs is taken; the message names the option to change it."""
 
 
@@ -44,13 +44,13 @@ class DemoOptions:
 
 
 def check_port_free(port: int, option: str) -> None:
-    """Raise :class:`PortInUse` when 127.0.0.1:``port`` cannot be bound."""
+    """Raise :class:`PortInUseError` when 127.0.0.1:``port`` cannot be bound."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise PortInUse(
+            raise PortInUseError(
                 f"port {port} is already in use; choose another with {option} PORT"
             ) from exc
 
@@ -62,7 +62,9 @@ async def start_embedded_broker(port: int) -> Any:
     broker = Broker(
         {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
         }
     )
     if not logging.getLogger().isEnabledFor(logging.INFO):

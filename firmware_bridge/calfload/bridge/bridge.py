@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
 from bleak.backends.client import BaseBleakClient
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from calfload.bridge import topics
 from calfload.bridge.link import SensorLink, SensorSpec
@@ -76,8 +78,8 @@ class Bridge:
         client: mqtt.Client,
         userdata: object,
         flags: mqtt.ConnectFlags,
-        reason_code: mqtt.ReasonCode,
-        properties: mqtt.Properties | None,
+        reason_code: ReasonCode,
+        properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
             log.error("bridge: broker %s refused the connection: %s", self.broker, reason_code)

@@ -98,7 +98,7 @@ def decode(payload: bytes | bytearray | memoryview | str, kind: type[M]) -> M:
     """Decode and validate one payload of type ``kind`` and schema :data:`SCHEMA`."""
     decoder = _decoders.get(kind)
     if decoder is None:
-        decoder = _decoders[kind] = msgspec.json.Decoder(kind)  # type: ignore[assignment]
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
     try:
         message = decoder.decode(payload)
     except msgspec.DecodeError as exc:

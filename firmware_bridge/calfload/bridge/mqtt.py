@@ -9,6 +9,7 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 DEFAULT_PORTS: Final = {"mqtt": 1883, "mqtts": 8883}
 
@@ -58,7 +59,7 @@ def make_client(
     """A paho VERSION2 client with credentials, TLS, a retained QoS 1 Last Will and
     an unbounded in-memory outgoing queue. Call ``connect_async`` + ``loop_start``."""
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id=f"calfload-{role}-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv311,
     )

@@ -92,7 +92,7 @@ class InsoleContactDetector:
         if not np.all(np.isfinite(f)):
             raise ValueError("force contains NaN or infinite values; split the data at gaps")
         dt = 1.0 / fs_hz
-        t = t0_s + np.arange(f.size) * dt
+        t = t0_s + np.arange(f.size, dtype=np.float64) * dt
         first_new = 0
         if self._prev_t is not None:
             # Carry the previous chunk's last sample so crossings at the seam are seen.

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, AthleteInfo, MessageError, RawBatch, decode, encode
@@ -84,8 +86,8 @@ class Worker:
         client: mqtt.Client,
         userdata: object,
         flags: mqtt.ConnectFlags,
-        reason_code: mqtt.ReasonCode,
-        properties: mqtt.Properties | None,
+        reason_code: ReasonCode,
+        properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
             log.error("worker: broker %s refused the connection: %s", self.broker, reason_code)

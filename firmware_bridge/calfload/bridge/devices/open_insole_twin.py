@@ -80,11 +80,11 @@ class OpenInsoleTwin:
             Attribute.Permissions.READABLE,
             b"",
         )
-        control = Characteristic(
+        control: Characteristic[bytes] = Characteristic(
             open_insole.CONTROL_CHAR_UUID,
             Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
             Attribute.Permissions.WRITEABLE,
-            CharacteristicValue(write=self._on_control),
+            CharacteristicValue[bytes](write=self._on_control),
         )
         device.add_service(Service(open_insole.SERVICE_UUID, [self._data_char, control]))
         device.on(device.EVENT_CONNECTION, self._on_connection)
@@ -139,7 +139,7 @@ class OpenInsoleTwin:
                 now_sim = loop.time() - self._t_sim_origin
                 sample = max(sample, int(now_sim / dt_s))
             n = self.samples_per_packet
-            t = (sample + np.arange(n)) * dt_s
+            t = (sample + np.arange(n, dtype=np.float64)) * dt_s
             due = self._t_sim_origin + t[-1]
             delay = due - loop.time()
             if delay > 0:

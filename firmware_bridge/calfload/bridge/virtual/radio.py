@@ -49,7 +49,7 @@ class VirtualRadio:
     """One simulated BLE neighbourhood: a central adapter and its peripherals."""
 
     def __init__(self) -> None:
-        self.link = LocalLink()
+        self.link = LocalLink()  # type: ignore[no-untyped-call]
         self.central = _make_device(self.link, "calfload-host", _next_address())
         self.peripherals: list[Device] = []
         self._powered = False
