@@ -53,7 +53,8 @@ def main() -> None:
 
     assert len(live) == len(whole)
     print(
-        f"signal: {SECONDS / 3600:.1f} h at {FS_HZ:.0f} Hz, {force.size} samples, {len(whole)} contacts"
+        f"signal: {SECONDS / 3600:.1f} h at {FS_HZ:.0f} Hz, {force.size} samples, "
+        f"{len(whole)} contacts"
     )
     print(f"offline, one chunk : {t_whole * 1000:8.1f} ms  = {SECONDS / t_whole:10.0f} x real time")
     print(f"live, 5-sample feed: {t_live * 1000:8.1f} ms  = {SECONDS / t_live:10.0f} x real time")

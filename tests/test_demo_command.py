@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -119,3 +120,19 @@ def test_a_port_in_use_gets_a_one_line_error(option: str) -> None:
     message = proc.stderr.strip()
     assert message.count("\n") == 0
     assert str(port) in message and option in message
+
+
+def test_ctrl_c_stops_the_demo_cleanly() -> None:
+    proc, lines = _start_demo("--mqtt-port", str(free_port()), "--http-port", str(free_port()))
+    try:
+        _wait_for_line(lines, "Press Ctrl-C", 60)
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=30)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc == 0, stderr
+    assert "Traceback" not in stderr
+    assert "calfload demo: stopped." in _wait_for_line(lines, "calfload demo: stopped.", 5)

@@ -240,7 +240,7 @@ class Athlete {
       setText(this.fields.symmetry, typeof sym === 'number' ? `${sym > 0 ? '+' : ''}${sym.toFixed(1)}` : '–');
       this.renderSensors();
     }
-    if (this.chartDirty) {
+    if (this.chartDirty && (this.chart || this.data[0].length > 0)) {
       this.chartDirty = false;
       this.ensureChart();
       this.chart.setData(this.data);

@@ -15,6 +15,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, AthleteInfo, Message, Side, encode
@@ -62,7 +63,7 @@ class Publisher:
     connected: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
         self.client.on_connect = lambda *args: self.connected.set()
         self.client.connect_async("127.0.0.1", self.port)
         self.client.loop_start()

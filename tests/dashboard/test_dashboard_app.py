@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import socket
+import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator
@@ -67,6 +68,24 @@ async def wait_health(addr: str, what: str, check: Any, timeout_s: float = 15.0)
     await asyncio.to_thread(wait_until, lambda: check(health(addr)), timeout_s, what)
 
 
+async def drain(ws: ClientConnection) -> None:
+    """Read until the server closes the connection (which raises ``ConnectionClosed``)."""
+    while True:
+        await ws.recv()
+
+
+def mqtt_threads() -> list[str]:
+    """Names of the dashboard's paho network threads still alive."""
+    return [t.name for t in threading.enumerate() if "calfload-dashboard" in t.name]
+
+
+def queued(item: str | int) -> dict[str, Any]:
+    assert isinstance(item, str), f"expected a message, got close code {item}"
+    data = json.loads(item)
+    assert isinstance(data, dict)
+    return data
+
+
 async def recv(ws: ClientConnection, timeout_s: float = 10.0) -> dict[str, Any]:
     data = json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
     assert isinstance(data, dict)
@@ -99,7 +118,7 @@ async def test_socket_sends_snapshot_then_only_new_data(
                     await asyncio.to_thread(pub.step, step("a1", "left", i, T0))
                 for i in (1, 2):
                     await asyncio.to_thread(pub.step, step("a1", "right", i, T0, 250.0))
-                got = {"left": [], "right": []}
+                got: dict[str, list[float]] = {"left": [], "right": []}
                 while len(got["left"]) < 3 or len(got["right"]) < 2:
                     update = await recv(ws)
                     assert update["type"] == "update"
@@ -190,11 +209,12 @@ async def test_cancel_shuts_down_cleanly_with_pages_open(
         await task
     took = time.monotonic() - t0
     assert took < 5.0, f"shutdown took {took:.1f} s"
-    with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(ws.recv(), 5)
+    with pytest.raises(ConnectionClosed):  # updates sent before the close may come first
+        await asyncio.wait_for(drain(ws), 5)
     assert ws.close_code in (1001, 1012)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "Traceback" not in capfd.readouterr().err
+    assert mqtt_threads() == []
     with pytest.raises(ConnectionRefusedError):  # the port is released
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
@@ -208,6 +228,7 @@ async def test_a_taken_port_is_a_clear_error() -> None:
             await asyncio.wait_for(
                 serve(DashboardSettings(broker_port=free_port()), "127.0.0.1", port), 20
             )
+    assert mqtt_threads() == []  # its MQTT client was stopped too
 
 
 async def test_hub_drops_a_slow_page_without_holding_up_others() -> None:
@@ -215,14 +236,14 @@ async def test_hub_drops_a_slow_page_without_holding_up_others() -> None:
     hub = Hub(state, max_queue=5)
     slow = hub.connect()
     fast = hub.connect()
-    assert json.loads(slow.queue.get_nowait())["type"] == "snapshot"
-    assert json.loads(fast.queue.get_nowait())["type"] == "snapshot"
+    assert queued(slow.queue.get_nowait())["type"] == "snapshot"
+    assert queued(fast.queue.get_nowait())["type"] == "snapshot"
     for i in range(1, 20):
         item = parse("calfload", "calfload/steps/a1/left", encode(step("a1", "left", i, T0)))
         assert item is not None
         state.apply(item)
         assert hub.tick()
-        update = json.loads(fast.queue.get_nowait())  # the fast page keeps up
+        update = queued(fast.queue.get_nowait())  # the fast page keeps up
         assert update["athletes"]["a1"]["steps"]["left"]["received"] == i
     assert slow.dropped
     assert not fast.dropped
@@ -242,8 +263,8 @@ async def test_hub_gives_a_new_page_pending_changes_once() -> None:
     assert item is not None
     state.apply(item)  # not yet pushed when the second page connects
     second = hub.connect()
-    snap = json.loads(second.queue.get_nowait())
+    snap = queued(second.queue.get_nowait())
     assert snap["athletes"]["a1"]["steps"]["left"]["received"] == 1
-    assert json.loads(first.queue.get_nowait())["athletes"]["a1"]["steps"]["left"]["ic_s"]
+    assert queued(first.queue.get_nowait())["athletes"]["a1"]["steps"]["left"]["ic_s"]
     assert not hub.tick()  # the step is not sent a second time
     assert second.queue.empty()

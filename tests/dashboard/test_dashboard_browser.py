@@ -20,7 +20,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from calfload.bridge.messages import Side
+from calfload.bridge.topics import SIDES
 from calfload.dashboard.app import DashboardSettings
 from tests.conftest import CHROMIUM_ARGS, Mosquitto, free_port
 from tests.dashboard.conftest import Publisher, RunningDashboard, info, require_build, step
@@ -96,9 +96,8 @@ def publish_steps(
     pub: Publisher, athlete: str, first: int, last: int, gct: dict[str, float]
 ) -> None:
     for i in range(first, last + 1):
-        for side in ("left", "right"):
-            s: Side = side  # type: ignore[assignment]
-            pub.step(step(athlete, s, i, T0, gct[side] + i))
+        for side in SIDES:
+            pub.step(step(athlete, side, i, T0, gct[side] + i))
 
 
 def expect_steps(page: Page, athlete: str, left: int, right: int) -> None:

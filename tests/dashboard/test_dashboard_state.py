@@ -171,6 +171,7 @@ def test_flush_carries_only_what_is_new() -> None:
 
     feed_step(state, "a1", "right", 1, 260.0)
     update = state.flush()
+    assert update is not None
     assert update == {
         "type": "update",
         "athletes": {

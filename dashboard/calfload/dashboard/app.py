@@ -224,7 +224,10 @@ class Dashboard:
     async def _push_forever(self) -> None:
         while True:
             await asyncio.sleep(PUSH_PERIOD_S)
-            self.hub.tick()
+            try:
+                self.hub.tick()
+            except Exception:  # a bug here must not stop all future pushes
+                log.exception("dashboard could not push an update to the pages")
 
     # -- paho's network thread: decode, then hand over to the loop --
 
@@ -487,8 +490,10 @@ async def serve(
     listening. Cancelling closes the pages' connections, stops the MQTT client and
     re-raises :class:`asyncio.CancelledError`. Raises :class:`DashboardError` if it
     cannot start (for example, the port is taken)."""
+    app = create_app(settings)
+    dashboard: Dashboard = app.state.dashboard
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -501,6 +506,7 @@ async def serve(
         try:
             await server.serve()
         except SystemExit:  # uvicorn exits when it cannot bind or start up
+            await dashboard.stop()  # uvicorn skips the lifespan's shutdown then
             raise DashboardError(
                 f"the dashboard could not start on {host}:{port} (is the port in use?)"
             ) from None

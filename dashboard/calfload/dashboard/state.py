@@ -8,8 +8,33 @@
 * :meth:`LiveState.snapshot`: everything known, for a browser that just connected;
 * :meth:`LiveState.flush`: only what changed since the previous flush, or ``None``.
 
-Both are plain JSON-able dicts; their shapes are documented in ``README`` of the
-dashboard (see :mod:`calfload.dashboard.app`).
+Both are plain JSON-able dicts, sent as they are over the WebSocket::
+
+    snapshot = {
+        "type": "snapshot",
+        "history_steps": 3000,            # steps kept per athlete and side
+        "broker_connected": true,
+        "rejected": 0,                    # unreadable MQTT messages so far
+        "bridge": BridgeState | null,     # message fields as in the MQTT contract
+        "worker": WorkerState | null,
+        "sensors": {sensor_id: SensorAvailability},
+        "athletes": {athlete_id: {
+            "info": AthleteInfo | null,
+            "summary": SessionSummary | null,
+            "steps": {"left": Steps, "right": Steps},
+        }},
+    }
+    Steps = {"ic_s": [float], "gct_ms": [float],   # columns, oldest first
+             "last": StepMessage | null,           # the newest step, all fields
+             "received": int}                      # steps received since start
+
+    update = {"type": "update", ...}   # only the keys that changed:
+        "broker_connected", "rejected", "bridge", "worker": new value (null = gone);
+        "sensors": {sensor_id: SensorAvailability | null};
+        "athletes": {athlete_id: {"info"?, "summary"?,
+                                  "steps"?: {"left"?: Steps, "right"?: Steps}}}
+        where Steps lists only the steps that are new since the previous update
+        and an athlete seen for the first time may come with ``{}``.
 """
 
 from __future__ import annotations
