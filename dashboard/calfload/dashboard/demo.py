@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 import webbrowser
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,19 @@ def check_port_free(port: int, option: str) -> None:
             ) from exc
 
 
+class _SnapshotIterDict(dict[Any, Any]):
+    """A dict whose iteration walks a snapshot of its keys.
+
+    amqtt 0.12.1 iterates its subscription table with awaits inside the loop when a
+    client connects (``Broker._handle_client_session``); a subscription made by
+    another client meanwhile raised "dictionary changed size during iteration" and
+    killed the connecting client's session. Iterating a snapshot removes the race.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self.keys()))
+
+
 async def start_embedded_broker(port: int) -> Any:
     """An amqtt broker on 127.0.0.1:``port`` (MQTT 3.1.1, anonymous, loopback only)."""
     from amqtt.broker import Broker
@@ -67,6 +81,7 @@ async def start_embedded_broker(port: int) -> Any:
             },
         }
     )
+    broker._subscriptions = _SnapshotIterDict(broker._subscriptions)
     if not logging.getLogger().isEnabledFor(logging.INFO):
         # amqtt logs a stack trace at ERROR when a client drops its socket mid-handshake;
         # that is the client's problem, not the demo's. `calfload -v demo` shows them.
