@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, AthleteInfo, Message, Side, encode
+from calfload.bridge.mqtt import BrokerUrl
 from calfload.dashboard.app import STATIC_DIR, DashboardSettings, serve
 from calfload.processing.messages import StepMessage
 from tests.conftest import Mosquitto, free_port
@@ -171,7 +172,9 @@ def require_build() -> None:
 @pytest.fixture
 def dashboard(mosquitto: Mosquitto) -> Iterator[RunningDashboard]:
     """The dashboard connected (and subscribed) to a fresh mosquitto."""
-    running = RunningDashboard(DashboardSettings(broker_port=mosquitto.port), free_port())
+    running = RunningDashboard(
+        DashboardSettings(broker=BrokerUrl.parse(mosquitto.url)), free_port()
+    )
     running.start()
     try:
         running.wait_broker(True)

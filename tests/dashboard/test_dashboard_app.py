@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from calfload.bridge.messages import encode
+from calfload.bridge.mqtt import BrokerUrl
 from calfload.dashboard.app import (
     CLOSE_TOO_SLOW,
     DashboardError,
@@ -101,7 +102,7 @@ async def test_socket_sends_snapshot_then_only_new_data(
     try:
         # Retained before the dashboard starts: a late dashboard still knows the athlete.
         await asyncio.to_thread(pub.info, info("a1", "Ana Runner"))
-        async with serving(DashboardSettings(broker_port=mosquitto.port)) as addr:
+        async with serving(DashboardSettings(broker=BrokerUrl.parse(mosquitto.url))) as addr:
             await wait_health(
                 addr,
                 "the retained athlete info",
@@ -163,7 +164,7 @@ async def test_page_and_static_files_are_served_with_a_strict_policy(
     mosquitto: Mosquitto,
 ) -> None:
     require_build()
-    async with serving(DashboardSettings(broker_port=mosquitto.port)) as addr:
+    async with serving(DashboardSettings(broker=BrokerUrl.parse(mosquitto.url))) as addr:
         status, headers, body = await asyncio.to_thread(get, f"http://{addr}/")
         assert status == 200
         assert b"/static/build/app.js" in body
@@ -181,7 +182,7 @@ async def test_page_and_static_files_are_served_with_a_strict_policy(
 
 @pytest.mark.broker
 async def test_other_sites_pages_may_not_open_the_socket(mosquitto: Mosquitto) -> None:
-    async with serving(DashboardSettings(broker_port=mosquitto.port)) as addr:
+    async with serving(DashboardSettings(broker=BrokerUrl.parse(mosquitto.url))) as addr:
         with pytest.raises(InvalidStatus) as refused:
             async with connect(f"ws://{addr}/ws", origin="http://evil.example"):  # type: ignore[arg-type]
                 pass
@@ -198,7 +199,7 @@ async def test_cancel_shuts_down_cleanly_with_pages_open(
     port = free_port()
     started = asyncio.Event()
     task = asyncio.create_task(
-        serve(DashboardSettings(broker_port=mosquitto.port), "127.0.0.1", port, started)
+        serve(DashboardSettings(broker=BrokerUrl.parse(mosquitto.url)), "127.0.0.1", port, started)
     )
     await asyncio.wait_for(started.wait(), 20)
     ws = await connect(f"ws://127.0.0.1:{port}/ws")
@@ -226,7 +227,10 @@ async def test_a_taken_port_is_a_clear_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(DashboardError, match=f"127.0.0.1:{port}"):
             await asyncio.wait_for(
-                serve(DashboardSettings(broker_port=free_port()), "127.0.0.1", port), 20
+                serve(
+                    DashboardSettings(broker=BrokerUrl("127.0.0.1", free_port())), "127.0.0.1", port
+                ),
+                20,
             )
     assert mqtt_threads() == []  # its MQTT client was stopped too
 

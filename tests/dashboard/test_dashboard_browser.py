@@ -20,6 +20,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from calfload.bridge.mqtt import BrokerUrl
 from calfload.bridge.topics import SIDES
 from calfload.dashboard.app import DashboardSettings
 from tests.conftest import CHROMIUM_ARGS, Mosquitto, free_port
@@ -211,7 +212,9 @@ def test_page_survives_a_broker_restart(
 def test_page_reconnects_to_a_restarted_dashboard(
     mosquitto: Mosquitto, publisher: Publisher, browser: Browser
 ) -> None:
-    first = RunningDashboard(DashboardSettings(broker_port=mosquitto.port), free_port()).start()
+    first = RunningDashboard(
+        DashboardSettings(broker=BrokerUrl.parse(mosquitto.url)), free_port()
+    ).start()
     try:
         first.wait_broker(True)
         publisher.info(info("a1", "Ana Runner"))

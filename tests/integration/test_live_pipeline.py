@@ -61,6 +61,10 @@ async def test_every_step_arrives_once_with_true_gct(mosquitto) -> None:
         assert link.stats.packets_bad == twin.garbage_sent
         assert set(link.stats.bad_by_reason) == {"short", "version", "length"}
         assert link.stats.gaps.samples_lost == 0
+        quality = bridge.quality(link)
+        assert quality.loss_pct == 0.0
+        # Measured from host arrival times, so a twin streaming at 100 Hz shows ~100 Hz.
+        assert quality.effective_fs_hz == pytest.approx(FS_HZ, rel=0.05)
     assert worker.stats.batches_rejected == 0
 
     steps = collector.payloads("calfload/steps/")

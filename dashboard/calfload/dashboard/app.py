@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,6 @@ from urllib.parse import urlsplit
 import msgspec
 import paho.mqtt.client as mqtt
 import uvicorn
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from starlette.applications import Starlette
@@ -45,6 +43,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from calfload.bridge.mqtt import BrokerUrl, make_client
 from calfload.bridge.topics import DEFAULT_BASE, check_base
 from calfload.dashboard.state import (
     KIND_LABELS,
@@ -64,7 +63,6 @@ PUSH_PERIOD_S: Final = 0.1
 CLIENT_QUEUE: Final = 50
 """Updates a browser may fall behind (5 s at 100 ms) before it is dropped."""
 MQTT_KEEPALIVE_S: Final = 15
-MQTT_RECONNECT_MAX_S: Final = 8
 SHUTDOWN_GRACE_S: Final = 3
 CLOSE_TOO_SLOW: Final = 1013  # "try again later": the page reconnects and gets a snapshot
 CLOSE_GOING_AWAY: Final = 1001
@@ -77,11 +75,9 @@ CSP: Final = (
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    broker_host: str = "127.0.0.1"
-    broker_port: int = 1883
+    broker: BrokerUrl = field(default_factory=lambda: BrokerUrl("127.0.0.1", 1883))
+    """The broker to follow, with its credentials and TLS choice."""
     base: str = DEFAULT_BASE
-    username: str | None = None
-    password: str | None = None
     history_steps: int = 3000
     """Steps kept in memory per athlete and side (and sent to a newly opened page)."""
 
@@ -182,27 +178,20 @@ class Dashboard:
 
     @property
     def broker(self) -> str:
-        return f"{self.settings.broker_host}:{self.settings.broker_port}"
+        return str(self.settings.broker)
 
     # -- lifecycle (event loop) --
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"calfload-dashboard-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv311,
-        )
-        if self.settings.username:
-            client.username_pw_set(self.settings.username, self.settings.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=MQTT_RECONNECT_MAX_S)
+        client = make_client(self.settings.broker, role="dashboard")
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.connect_async(
-            self.settings.broker_host, self.settings.broker_port, keepalive=MQTT_KEEPALIVE_S
+            self.settings.broker.host, self.settings.broker.port, keepalive=MQTT_KEEPALIVE_S
         )
         client.loop_start()
         self.client = client

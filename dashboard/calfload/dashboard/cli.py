@@ -105,11 +105,8 @@ def _dashboard(args: argparse.Namespace) -> int:
     broker = BrokerUrl.parse(args.broker)
     check_port_free(args.http_port, "--http-port")
     settings = DashboardSettings(
-        broker_host=broker.host,
-        broker_port=broker.port,
+        broker=broker,
         base=topics.check_base(args.base_topic),
-        username=broker.username,
-        password=broker.password,
     )
     print(f"Dashboard: http://{args.host}:{args.http_port}/", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -113,11 +113,8 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
     worker.start()
     started = asyncio.Event()
     settings = DashboardSettings(
-        broker_host=broker.host,
-        broker_port=broker.port,
+        broker=broker,
         base=options.base,
-        username=broker.username,
-        password=broker.password,
     )
     dashboard = asyncio.create_task(serve(settings, "127.0.0.1", options.http_port, started))
     fleet = None

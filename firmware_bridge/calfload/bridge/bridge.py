@@ -135,7 +135,7 @@ class Bridge:
             samples_ok=s.gaps.samples_ok,
             samples_lost=s.gaps.samples_lost,
             loss_pct=round(100.0 * s.gaps.samples_lost / total, 3) if total else 0.0,
-            effective_fs_hz=float(link.spec.rate_hz),
+            effective_fs_hz=round(s.effective_fs_hz(), 2),
             longest_gap_s=s.gaps.longest_gap_s,
             last_error=s.last_error,
         )

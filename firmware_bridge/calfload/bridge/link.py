@@ -56,6 +56,23 @@ class LinkStats:
     queue_overflows: int = 0
     last_error: str = ""
     gaps: GapTracker = field(default_factory=GapTracker)
+    first_arrival_s: float | None = None
+    first_samples: int = 0
+    last_arrival_s: float | None = None
+
+    def arrived(self, arrival_s: float, n_samples: int) -> None:
+        """Note a good packet's host arrival time (for the effective rate)."""
+        if self.first_arrival_s is None:
+            self.first_arrival_s, self.first_samples = arrival_s, n_samples
+        self.last_arrival_s = arrival_s
+
+    def effective_fs_hz(self) -> float:
+        """Samples received per second of host time since the first packet (0 before two)."""
+        if self.first_arrival_s is None or self.last_arrival_s is None:
+            return 0.0
+        span_s = self.last_arrival_s - self.first_arrival_s
+        received = self.gaps.samples_ok - self.first_samples
+        return received / span_s if span_s > 0 else 0.0
 
 
 BatchSink = Callable[[RawBatch], None]
@@ -198,6 +215,7 @@ class SensorLink:
         """Decode one notification into a raw batch on the session clock."""
         packet = open_insole.decode(data)
         self.stats.packets_ok += 1
+        self.stats.arrived(arrival_s, packet.n_samples)
         t0_us = self.clock.unwrap_us(packet.t0_us)
         gap = self.stats.gaps.step(t0_us, packet.dt_us, packet.n_samples)
         t0_sensor_s = t0_us / 1e6

@@ -63,11 +63,9 @@ class AthletePipeline:
         side = batch.side
         other: Side = "right" if side == "left" else "left"
         other_to = self.last_to_s.get(other)
-        flight_ms = None
-        if other_to is not None and 0.0 <= c.ic_s - other_to <= MAX_FLIGHT_S:
+        flight_ms = None  # negative: double support (walking)
+        if other_to is not None and c.ic_s - other_to <= MAX_FLIGHT_S:
             flight_ms = round((c.ic_s - other_to) * 1000.0, 2)
-        elif other_to is not None and c.ic_s < other_to:
-            flight_ms = round((c.ic_s - other_to) * 1000.0, 2)  # double support: negative
         step_time_ms = None
         if self.recent_ic_s and 0.0 < c.ic_s - self.recent_ic_s[-1] <= 2.0:
             step_time_ms = round((c.ic_s - self.recent_ic_s[-1]) * 1000.0, 2)

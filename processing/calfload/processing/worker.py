@@ -136,12 +136,11 @@ class Worker:
             summary = pipeline.summary(now) if (steps or due) else None
             if summary is not None:
                 self._last_summary_s[batch.athlete] = now
+            self.stats.steps_published += len(steps)
         for step in steps:
             self.client.publish(
                 topics.steps(self.base, step.athlete, step.side), encode(step), qos=1
             )
-        with self._lock:
-            self.stats.steps_published += len(steps)
         if summary is not None:
             self.client.publish(
                 topics.summary(self.base, batch.athlete), encode(summary), qos=1, retain=True
