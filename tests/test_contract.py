@@ -36,7 +36,7 @@ def test_example_decodes_and_round_trips(name: str, payload: str) -> None:
 
 
 def test_raw_example_force_is_the_sum_of_its_cells() -> None:
-    raw = bm.decode(dict(EXAMPLES)["RawBatch"], bm.RawBatch)
+    raw = bm.decode(next(p for n, p in EXAMPLES if n == "RawBatch"), bm.RawBatch)
     assert raw.cell_force_n is not None and raw.force_n is not None
     assert len(raw.force_n) == raw.n
     for total, cells in zip(raw.force_n, raw.cell_force_n, strict=True):

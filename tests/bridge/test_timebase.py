@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from calfload.bridge.timebase import U32_WRAP, GapTracker, SensorClock
+from calfload.bridge.timebase import U32_WRAP, CounterUnwrapper, GapTracker, SensorClock
 
 
 def test_u32_clock_unwraps_across_the_wrap() -> None:
-    clock = SensorClock()
-    assert clock.unwrap_us(U32_WRAP - 10_000) == U32_WRAP - 10_000
-    assert clock.unwrap_us(5_000) == U32_WRAP + 5_000
-    assert clock.unwrap_us(15_000) == U32_WRAP + 15_000
+    clock = CounterUnwrapper(bits=32)
+    assert clock.unwrap(U32_WRAP - 10_000) == U32_WRAP - 10_000
+    assert clock.unwrap(5_000) == U32_WRAP + 5_000
+    assert clock.unwrap(15_000) == U32_WRAP + 15_000
+    # a late, slightly older packet is not a wrap
+    assert clock.unwrap(14_000) == U32_WRAP + 14_000
 
 
 def test_offset_targets_the_minimum_delay_and_slews_towards_it() -> None:

@@ -13,15 +13,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 from bleak import BleakClient
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
-from calfload.bridge.devices import open_insole
+from calfload.bridge.devices.base import Decoder, DeviceFamily, SampleBlock
+from calfload.bridge.devices.registry import get_family
 from calfload.bridge.errors import PacketError
 from calfload.bridge.messages import SCHEMA, Placement, RawBatch, Side
 from calfload.bridge.timebase import GapTracker, SensorClock
@@ -91,10 +93,10 @@ class SensorLink:
         backend: type[BaseBleakClient] | None = None,
         connect_timeout_s: float = 20.0,
     ) -> None:
-        if spec.family != "open-insole":
-            raise ValueError(
-                f"sensor {spec.sensor_id}: family {spec.family!r} is not supported yet"
-            )
+        try:
+            self.family: DeviceFamily = get_family(spec.family)
+        except ValueError as exc:
+            raise ValueError(f"sensor {spec.sensor_id}: {exc}") from None
         self.spec = spec
         self.on_batch = on_batch
         self.on_state = on_state
@@ -104,6 +106,8 @@ class SensorLink:
         self.connected = asyncio.Event()
         self._queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(QUEUE_LIMIT)
         self.clock = SensorClock()
+        self._decoder: Decoder | None = None
+        self._decoder_ready = asyncio.Event()
         self._seq = 0
         self._stop = asyncio.Event()
 
@@ -151,15 +155,9 @@ class SensorLink:
         self.clock = SensorClock()  # a reconnect may follow a sensor reboot
         self.stats.gaps.reset()
         try:
-            await client.start_notify(open_insole.DATA_CHAR_UUID, self._on_notify)
-            await client.write_gatt_char(
-                open_insole.CONTROL_CHAR_UUID,
-                open_insole.set_rate_command(self.spec.rate_hz),
-                response=True,
-            )
-            await client.write_gatt_char(
-                open_insole.CONTROL_CHAR_UUID, open_insole.CMD_START, response=True
-            )
+            self._decoder_ready.clear()
+            self._decoder = await self.family.start(client, self._on_notify, self.spec.rate_hz)
+            self._decoder_ready.set()
             self.connected.set()
             self.on_state(self.spec, True, "")
             stop_waiter = asyncio.ensure_future(self._stop.wait())
@@ -177,25 +175,24 @@ class SensorLink:
             self.on_state(self.spec, False, reason)
             if client.is_connected:
                 with contextlib.suppress(BleakError, TimeoutError, OSError):
-                    await client.write_gatt_char(
-                        open_insole.CONTROL_CHAR_UUID, open_insole.CMD_STOP, response=True
-                    )
+                    await self.family.stop(client)
                     await client.disconnect()
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _on_notify(self, _char: object, data: bytearray) -> None:
+    def _on_notify(self, data: bytes) -> None:
         try:
-            self._queue.put_nowait((time.time(), bytes(data)))
+            self._queue.put_nowait((time.time(), data))
         except asyncio.QueueFull:
             self.stats.queue_overflows += 1
 
     async def _consume(self) -> None:
         while True:
             arrival_s, data = await self._queue.get()
+            await self._decoder_ready.wait()
             try:
-                batch = self.process(arrival_s, data)
+                batches = self.process(arrival_s, data)
             except PacketError as exc:
                 self.stats.packets_bad += 1
                 reasons = self.stats.bad_by_reason
@@ -209,19 +206,30 @@ class SensorLink:
                         exc,
                     )
                 continue
-            self.on_batch(batch)
+            for batch in batches:
+                self.on_batch(batch)
 
-    def process(self, arrival_s: float, data: bytes) -> RawBatch:
-        """Decode one notification into a raw batch on the session clock."""
-        packet = open_insole.decode(data)
+    def process(self, arrival_s: float, data: bytes) -> list[RawBatch]:
+        """Decode one notification into raw batches on the session clock."""
+        if self._decoder is None:
+            self._decoder = self.family.decoder(rate_hz=self.spec.rate_hz)
+        blocks = self._decoder.feed(data)
         self.stats.packets_ok += 1
-        self.stats.arrived(arrival_s, packet.n_samples)
-        t0_us = self.clock.unwrap_us(packet.t0_us)
-        gap = self.stats.gaps.step(t0_us, packet.dt_us, packet.n_samples)
-        t0_sensor_s = t0_us / 1e6
-        last_sensor_s = t0_sensor_s + (packet.n_samples - 1) * packet.dt_us / 1e6
-        offset_s = self.clock.observe(last_sensor_s, arrival_s)
-        cells = packet.cell_force_n
+        return [self._batch(arrival_s, block) for block in blocks]
+
+    def _batch(self, arrival_s: float, block: SampleBlock) -> RawBatch:
+        self.stats.arrived(arrival_s, block.n)
+        period_s = 1.0 / block.fs_hz
+        if block.t0_sensor_us is None:
+            # No sensor clock: the last sample arrived (just) before now.
+            gap = 0
+            self.stats.gaps.samples_ok += block.n
+            t0_s = arrival_s - (block.n - 1) * period_s
+        else:
+            gap = self.stats.gaps.step(block.t0_sensor_us, period_s * 1e6, block.n)
+            t0_sensor_s = block.t0_sensor_us / 1e6
+            offset_s = self.clock.observe(t0_sensor_s + (block.n - 1) * period_s, arrival_s)
+            t0_s = t0_sensor_s + offset_s
         batch = RawBatch(
             schema=SCHEMA,
             sensor_id=self.spec.sensor_id,
@@ -230,14 +238,21 @@ class SensorLink:
             placement=self.spec.placement,
             family=self.spec.family,
             seq=self._seq,
-            t0_s=round(t0_sensor_s + offset_s, 6),
-            fs_hz=packet.fs_hz,
-            n=packet.n_samples,
+            t0_s=round(t0_s, 6),
+            fs_hz=block.fs_hz,
+            n=block.n,
             gap_samples=gap,
-            force_n=np.round(cells.sum(axis=1), 2).tolist(),
-            cell_force_n=np.round(cells, 2).tolist(),
-            acc_mps2=None if packet.acc_mps2 is None else np.round(packet.acc_mps2, 3).tolist(),
-            gyr_dps=None if packet.gyr_dps is None else np.round(packet.gyr_dps, 2).tolist(),
+            force_n=_list(block.force_n, 2),
+            cell_force_n=_list(block.cell_force_n, 2),
+            acc_mps2=_list(block.acc_mps2, 3),
+            gyr_dps=_list(block.gyr_dps, 2),
+            speed_mps=_list(block.speed_mps, 3),
+            cadence_spm=_list(block.cadence_spm, 2),
+            stride_m=_list(block.stride_m, 3),
         )
         self._seq += 1
         return batch
+
+
+def _list(values: npt.NDArray[np.float64] | None, decimals: int) -> Any:
+    return None if values is None else np.round(values, decimals).tolist()

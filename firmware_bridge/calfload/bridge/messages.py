@@ -49,6 +49,9 @@ class RawBatch(Message, frozen=True, kw_only=True):
     cell_force_n: list[list[float]] | None = None
     acc_mps2: list[list[float]] | None = None
     gyr_dps: list[list[float]] | None = None
+    speed_mps: list[float] | None = None
+    cadence_spm: list[float] | None = None
+    stride_m: list[float] | None = None
 
 
 class BridgeState(Message, frozen=True, kw_only=True):

@@ -17,8 +17,27 @@ U32_WRAP: Final = 1 << 32
 
 
 @dataclass
+class CounterUnwrapper:
+    """Turns a wrapping unsigned counter (a sensor clock) into a monotonic integer.
+
+    A value more than half the range below the previous one counts as a wrap.
+    """
+
+    bits: int = 32
+    _last: int | None = None
+    _wraps: int = 0
+
+    def unwrap(self, raw: int) -> int:
+        span = 1 << self.bits
+        if self._last is not None and raw < self._last - span // 2:
+            self._wraps += 1
+        self._last = raw
+        return raw + self._wraps * span
+
+
+@dataclass
 class SensorClock:
-    """Unwraps a u32 µs sensor clock and maps it to session seconds.
+    """Maps an (unwrapped) sensor clock to session seconds.
 
     The target offset is the minimum-delay estimate; the *applied* offset starts at
     the first estimate and then moves towards the target by at most
@@ -27,17 +46,9 @@ class SensorClock:
     """
 
     max_slew_ppm: float = 2000.0
-    _last_raw_us: int | None = None
-    _wraps: int = 0
     target_offset_s: float | None = None
     offset_s: float | None = None
     _last_sensor_s: float | None = None
-
-    def unwrap_us(self, raw_us: int) -> int:
-        if self._last_raw_us is not None and raw_us < self._last_raw_us - U32_WRAP // 2:
-            self._wraps += 1
-        self._last_raw_us = raw_us
-        return raw_us + self._wraps * U32_WRAP
 
     def observe(self, sensor_last_s: float, arrival_s: float) -> float:
         """Update with one packet (its last sample's sensor time and its arrival);
@@ -59,12 +70,12 @@ class SensorClock:
 class GapTracker:
     """Counts samples lost between consecutive packets from their sensor times."""
 
-    _next_us: int | None = None
+    _next_us: float | None = None
     samples_ok: int = 0
     samples_lost: int = 0
     longest_gap_s: float = 0.0
 
-    def step(self, t0_us: int, dt_us: int, n: int) -> int:
+    def step(self, t0_us: float, dt_us: float, n: int) -> int:
         """Register a packet; return how many samples went missing just before it."""
         lost = 0
         if self._next_us is not None:

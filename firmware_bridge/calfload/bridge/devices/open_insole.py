@@ -28,12 +28,16 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
+from bleak import BleakClient
 
+from calfload.bridge.devices.base import DataCallback, DeviceFamily, SampleBlock
 from calfload.bridge.errors import PacketError
+from calfload.bridge.messages import Placement
+from calfload.bridge.timebase import CounterUnwrapper
 
 SERVICE_UUID: Final = "c0a1f000-0d5e-4c8a-9b1e-5e4f0a7c1a00"
 DATA_CHAR_UUID: Final = "c0a1f001-0d5e-4c8a-9b1e-5e4f0a7c1a00"
@@ -169,3 +173,53 @@ def set_rate_command(rate_hz: int) -> bytes:
     if not 1 <= rate_hz <= 1000:
         raise ValueError(f"rate {rate_hz} Hz is outside 1..1000 Hz")
     return struct.pack("<BH", CMD_SET_RATE, rate_hz)
+
+
+class OpenInsoleDecoder:
+    """Per-connection decoder: unwraps the u32 µs sensor clock across packets."""
+
+    def __init__(self) -> None:
+        self._clock = CounterUnwrapper(bits=32)
+
+    def feed(self, payload: bytes) -> list[SampleBlock]:
+        packet = decode(payload)
+        t0_us = self._clock.unwrap(packet.t0_us)
+        cells = packet.cell_force_n
+        return [
+            SampleBlock(
+                n=packet.n_samples,
+                fs_hz=packet.fs_hz,
+                t0_sensor_us=t0_us,
+                seq=packet.seq,
+                force_n=cells.sum(axis=1),
+                cell_force_n=cells,
+                acc_mps2=packet.acc_mps2,
+                gyr_dps=packet.gyr_dps,
+            )
+        ]
+
+
+class OpenInsole(DeviceFamily):
+    """GATT recipe: subscribe to data, set the rate, send start; stop sends ``00``."""
+
+    name = "open-insole"
+    label = "calfload open insole (profile v1)"
+    service_uuids = (SERVICE_UUID,)
+    name_prefixes = (NAME_PREFIX,)
+    default_rate_hz = 100
+    placements: ClassVar[tuple[Placement, ...]] = ("insole",)
+
+    def decoder(self, *, rate_hz: int | None = None) -> OpenInsoleDecoder:
+        return OpenInsoleDecoder()  # every packet carries its own rate
+
+    async def start(
+        self, client: BleakClient, on_data: DataCallback, rate_hz: int
+    ) -> OpenInsoleDecoder:
+        decoder = OpenInsoleDecoder()
+        await client.start_notify(DATA_CHAR_UUID, lambda _c, data: on_data(bytes(data)))
+        await client.write_gatt_char(CONTROL_CHAR_UUID, set_rate_command(rate_hz), response=True)
+        await client.write_gatt_char(CONTROL_CHAR_UUID, CMD_START, response=True)
+        return decoder
+
+    async def stop(self, client: BleakClient) -> None:
+        await client.write_gatt_char(CONTROL_CHAR_UUID, CMD_STOP, response=True)

@@ -1,0 +1,17 @@
+"""All supported sensor families, by the name used in configs and on the command line."""
+
+from __future__ import annotations
+
+from calfload.bridge.devices.base import DeviceFamily
+from calfload.bridge.devices.open_insole import OpenInsole
+
+FAMILIES: dict[str, DeviceFamily] = {f.name: f for f in (OpenInsole(),)}
+
+
+def get_family(name: str) -> DeviceFamily:
+    """The family called ``name``; a :class:`ValueError` naming the known ones otherwise."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        known = ", ".join(sorted(FAMILIES))
+        raise ValueError(f"unknown sensor family {name!r}; known: {known}") from None
