@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+import msgspec
+
 from calfload.bridge.messages import Message, Side, State
 
 Quality = Literal["ok", "suspect"]
 Source = Literal["insole", "imu", "fused"]
+LoadModel = Literal["insole-cop", "spring-mass"]
 
 
 class StepMessage(Message, frozen=True, kw_only=True):
@@ -17,6 +20,12 @@ class StepMessage(Message, frozen=True, kw_only=True):
     (seconds since the Unix epoch for live data, seconds from the file's start
     offline). ``flight_ms`` is the time from the other foot's previous toe-off to
     this initial contact, ``None`` when that toe-off is unknown.
+
+    Loading fields (``forefoot_peak_n`` … ``achilles_impulse_ns``) are present when
+    the sensors and the athlete's body mass allow them; ``load_model`` names the
+    model behind the Achilles estimate: ``"insole-cop"`` (insole force × centre-of-
+    pressure lever) or ``"spring-mass"`` (IMU-only, lower confidence). Definitions:
+    ``docs/load.md``.
     """
 
     athlete: str
@@ -34,6 +43,15 @@ class StepMessage(Message, frozen=True, kw_only=True):
     impulse_ns: float | None = None
     quality: Quality = "ok"
     source: Source = "insole"
+    forefoot_peak_n: float | None = None
+    push_off_impulse_ns: float | None = None
+    loading_rate_bw_s: float | None = None
+    pf_moment_nm: float | None = None
+    pf_moment_nm_kg: float | None = None
+    achilles_force_n: float | None = None
+    achilles_force_bw: float | None = None
+    achilles_impulse_ns: float | None = None
+    load_model: LoadModel | None = None
 
 
 class SideSummary(Message, frozen=True, kw_only=True):
@@ -41,6 +59,26 @@ class SideSummary(Message, frozen=True, kw_only=True):
     gct_ms_mean: float | None
     gct_ms_last: float | None
     peak_force_bw_mean: float | None
+
+
+class LoadSummary(Message, frozen=True, kw_only=True):
+    """Session load totals of one athlete (both feet); see ``docs/load.md``.
+
+    ``symmetry_pct`` maps a step metric to its symmetry index
+    100 × (L − R) / (0.5 × (L + R)) over the session's per-side means;
+    ``left_mean`` / ``right_mean`` hold those means.
+    """
+
+    steps: int
+    achilles_impulse_ns: float
+    achilles_impulse_bws: float
+    weighted_load_bw: float
+    distance_m: float | None = None
+    achilles_impulse_bws_per_km: float | None = None
+    budget_used_pct: float | None = None
+    symmetry_pct: dict[str, float | None] = msgspec.field(default_factory=dict)
+    left_mean: dict[str, float] = msgspec.field(default_factory=dict)
+    right_mean: dict[str, float] = msgspec.field(default_factory=dict)
 
 
 class SessionSummary(Message, frozen=True, kw_only=True):
@@ -53,6 +91,7 @@ class SessionSummary(Message, frozen=True, kw_only=True):
     left: SideSummary
     right: SideSummary
     gct_symmetry_pct: float | None
+    load: LoadSummary | None = None
 
 
 class WorkerState(Message, frozen=True, kw_only=True):

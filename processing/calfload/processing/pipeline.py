@@ -13,7 +13,9 @@ import numpy as np
 
 from calfload.bridge.messages import SCHEMA, RawBatch, Side
 from calfload.processing.events import Contact, InsoleContactDetector
-from calfload.processing.messages import SessionSummary, SideSummary, StepMessage
+from calfload.processing.load_stream import LoadTracker
+from calfload.processing.messages import LoadSummary, SessionSummary, SideSummary, StepMessage
+from calfload.processing.session import SYMMETRY_METRICS
 
 G0_MPS2 = 9.80665
 RECENT_STEPS = 20
@@ -41,20 +43,24 @@ class AthletePipeline:
     last_to_s: dict[Side, float] = field(default_factory=dict)
     recent_ic_s: deque[float] = field(default_factory=lambda: deque(maxlen=2 * RECENT_STEPS))
     gaps_reset: int = 0
+    load: LoadTracker = field(default_factory=LoadTracker)
 
     def on_batch(self, batch: RawBatch) -> list[StepMessage]:
         """Feed one raw batch; return the steps that closed in it."""
         if batch.force_n is None:
+            self.load.on_batch(batch, gap=False)
             return []
         stream = self.streams.setdefault(batch.side, _Stream())
         expected = stream.next_t_s
         period = 1.0 / batch.fs_hz
-        if batch.gap_samples > 0 or (
+        gap = batch.gap_samples > 0 or (
             expected is not None and abs(batch.t0_s - expected) > 1.5 * period
-        ):
+        )
+        if gap:
             # Samples are missing: never bridge a contact across the hole.
             stream.detector.reset()
             self.gaps_reset += 1
+        self.load.on_batch(batch, gap=gap)
         stream.next_t_s = batch.t0_s + batch.n * period
         contacts = stream.detector.feed(batch.t0_s, batch.fs_hz, batch.force_n)
         return [self._step(batch, stream, c) for c in contacts if c.kind == "step"]
@@ -79,7 +85,8 @@ class AthletePipeline:
         peak_bw = round(c.peak_force_n / weight_n, 3) if weight_n else None
         if peak_bw is not None:
             stream.recent_peak_bw.append(peak_bw)
-        return StepMessage(
+        loading = self.load.contact_fields(side, c.ic_s, c.to_s, self.body_mass_kg)
+        step = StepMessage(
             schema=SCHEMA,
             athlete=self.athlete,
             side=side,
@@ -96,7 +103,10 @@ class AthletePipeline:
             impulse_ns=round(c.impulse_ns, 3),
             quality="ok",
             source="insole",
+            **loading,
         )
+        self.load.add_step(side, c.ic_s, _load_metrics(step))
+        return step
 
     def cadence_spm(self) -> float | None:
         ic = np.asarray(self.recent_ic_s)
@@ -121,6 +131,25 @@ class AthletePipeline:
             left=sides["left"],
             right=sides["right"],
             gct_symmetry_pct=sym,
+            load=self.load_summary(),
+        )
+
+    def load_summary(self) -> LoadSummary | None:
+        totals = self.load.totals()
+        if totals is None:
+            return None
+        return LoadSummary(
+            schema=SCHEMA,
+            steps=totals.steps,
+            achilles_impulse_ns=round(totals.achilles_impulse_ns, 1),
+            achilles_impulse_bws=round(totals.achilles_impulse_bws, 3),
+            weighted_load_bw=round(totals.weighted_load_bw, 3),
+            distance_m=_r(totals.distance_m, 1),
+            achilles_impulse_bws_per_km=_r(totals.achilles_impulse_bws_per_km, 2),
+            budget_used_pct=_r(totals.budget_used_pct, 2),
+            symmetry_pct={k: _r(v, 2) for k, v in totals.symmetry_pct.items()},
+            left_mean={k: round(v, 4) for k, v in totals.means_left.items()},
+            right_mean={k: round(v, 4) for k, v in totals.means_right.items()},
         )
 
     def _side_summary(self, side: Side) -> SideSummary:
@@ -136,6 +165,15 @@ class AthletePipeline:
             gct_ms_last=stream.gct_ms_last,
             peak_force_bw_mean=_mean(stream.recent_peak_bw),
         )
+
+
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _load_metrics(step: StepMessage) -> dict[str, float | None]:
+    """The step's metrics that the session totals and symmetry indices use."""
+    return {name: getattr(step, name) for name in SYMMETRY_METRICS}
 
 
 def _mean(values: deque[float]) -> float | None:

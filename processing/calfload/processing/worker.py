@@ -16,6 +16,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, AthleteInfo, MessageError, RawBatch, decode, encode
 from calfload.bridge.mqtt import BrokerUrl, make_client
+from calfload.processing.athlete import AthleteSettings
+from calfload.processing.load_stream import settings_from_info
 from calfload.processing.messages import WorkerState
 from calfload.processing.pipeline import AthletePipeline
 
@@ -45,6 +47,7 @@ class Worker:
         self.stats = WorkerStats()
         self.pipelines: dict[str, AthletePipeline] = {}
         self.body_mass_kg: dict[str, float] = {}
+        self.settings: dict[str, AthleteSettings] = {}
         self._lock = threading.Lock()
         self._last_summary_s: dict[str, float] = {}
         self.connected = threading.Event()
@@ -103,10 +106,13 @@ class Worker:
             if msg.topic.endswith("/info"):
                 if msg.payload:
                     info = decode(msg.payload, AthleteInfo)
+                    settings = settings_from_info(info)  # SettingsError is a ValueError
                     with self._lock:
                         self.body_mass_kg[info.athlete] = info.body_mass_kg
+                        self.settings[info.athlete] = settings
                         if info.athlete in self.pipelines:
                             self.pipelines[info.athlete].body_mass_kg = info.body_mass_kg
+                            self.pipelines[info.athlete].load.set_settings(settings)
                 return
             batch = decode(msg.payload, RawBatch)
             self._handle(batch)
@@ -129,6 +135,8 @@ class Worker:
                 pipeline = self.pipelines[batch.athlete] = AthletePipeline(
                     batch.athlete, self.body_mass_kg.get(batch.athlete)
                 )
+                if batch.athlete in self.settings:
+                    pipeline.load.set_settings(self.settings[batch.athlete])
             steps = pipeline.on_batch(batch)
             self.stats.batches_ok += 1
             now = time.time()
