@@ -50,6 +50,25 @@ class SampleRing:
     def __len__(self) -> int:
         return min(self._n, self.capacity)
 
+    def reserve(self, capacity: int) -> None:
+        """Grow to hold ``capacity`` samples, keeping the contents (never shrinks).
+
+        A batch larger than the ring (offline files fed in big chunks) must fit whole
+        together with the contact in progress, so memory follows the largest batch,
+        which the caller already holds, never the session length.
+        """
+        if capacity <= self.capacity:
+            return
+        n = len(self)
+        order = (self._n - n + np.arange(n)) % self.capacity
+        t, f = np.zeros(capacity), np.zeros(capacity)
+        t[:n], f[:n] = self._t[order], self._f[order]
+        if self._cells is not None:
+            cells = np.full((capacity, self._cells.shape[1]), np.nan)
+            cells[:n] = self._cells[order]
+            self._cells = cells
+        self._t, self._f, self.capacity, self._n = t, f, capacity, n
+
     def append(self, t_s: F64, force_n: F64, cell_force_n: F64 | None) -> None:
         """Append samples (vectorised); cells are kept only while their count is constant."""
         k = t_s.size
@@ -188,6 +207,7 @@ class LoadTracker:
         ring = self.rings.setdefault(batch.side, SampleRing())
         if gap:
             ring.clear()
+        ring.reserve(batch.n + RING_CAPACITY)
         t = batch.t0_s + np.arange(batch.n, dtype=np.float64) / batch.fs_hz
         f = np.asarray(batch.force_n, dtype=np.float64)
         cells = None
