@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -210,5 +214,13 @@ def test_speed_setting_gives_distance_and_load_per_km() -> None:
     assert load.budget_used_pct == pytest.approx(load.achilles_impulse_bws / 10.0, rel=0.01)
 
 
-def test_cell_map_matches_hardware_md() -> None:
-    assert CELL_XY_FRACTION.shape == (8, 2)
+def test_contract_examples_agree_with_the_load_code() -> None:
+    """The IMU-only step example in docs/contract.md is what the code computes."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
+    blocks = re.findall(r"<!-- example: StepMessage -->\s*```json\n(.*?)```", doc, re.S)
+    example = next(json.loads(b) for b in blocks if '"spring-mass"' in b)
+    fields = AthletePipeline("a2", 70.0).load.imu_fields(
+        example["gct_ms"], example["flight_ms"], 70.0
+    )
+    for name, value in fields.items():
+        assert example[name] == value, name
