@@ -51,7 +51,7 @@ def test_force_plate_contacts_match_the_data_readme(shared_data: Path) -> None:
 
 def test_spring_mass_peak_force_against_the_force_treadmill(shared_data: Path) -> None:
     r = v.spring_mass_vs_force_plate(shared_data)
-    assert r.diff_bw.size == 237 - 16  # one per contact that has a following contact
+    assert r.diff_bw.size == 237 - 16  # one per contact that has a complete one before it
     # Within 10 % of the mean measured peak on level running, with a per-step SD alike.
     mean_peak = float(r.measured_bw[r.level].mean())
     assert abs(float(r.diff_bw[r.level].mean())) < 0.10 * mean_peak
