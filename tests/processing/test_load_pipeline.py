@@ -224,3 +224,21 @@ def test_contract_examples_agree_with_the_load_code() -> None:
     )
     for name, value in fields.items():
         assert example[name] == value, name
+
+
+def test_malformed_cells_keep_the_force_and_are_counted() -> None:
+    t, cells, _ = _signals(AthleteProfile("a1", "A", seed=5), 8.0)
+    p = AthletePipeline("a1", 70.0)
+    good = bad = 0
+    for k in range(0, t.size, 5):
+        b = _batch("left", float(t[k]), cells["left"][k : k + 5], k)
+        rows = b.cell_force_n
+        assert rows is not None
+        if k % 10 == 0:  # every other batch: a ragged cell row
+            rows[0] = rows[0][:-1]
+        steps = p.on_batch(b)
+        good += len(steps)
+        bad += sum(1 for s in steps if s.achilles_force_n is None)
+    assert good > 5
+    assert bad == good  # no moment from incomplete cells, but every step and its force kept
+    assert p.load.errors > 0 and "cells per sample" in p.load.last_error

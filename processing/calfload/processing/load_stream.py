@@ -212,7 +212,10 @@ class LoadTracker:
         f = np.asarray(batch.force_n, dtype=np.float64)
         cells = None
         if batch.cell_force_n is not None:
-            c = np.asarray(batch.cell_force_n, dtype=np.float64)
+            try:
+                c = np.asarray(batch.cell_force_n, dtype=np.float64)
+            except ValueError:  # ragged rows: keep the force, skip the cells
+                c = np.empty((0,))
             if c.ndim == 2 and c.shape[0] == f.size and c.shape[1] == self.cell_x_fraction.size:
                 cells = c
             else:
