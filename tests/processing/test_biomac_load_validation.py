@@ -58,6 +58,15 @@ def test_spring_mass_peak_force_against_the_force_treadmill(shared_data: Path) -
     assert float(np.std(r.diff_bw[r.level], ddof=1)) < 0.10 * mean_peak
 
 
+def test_loading_rate_and_peak_survive_100_hz_sampling(shared_data: Path) -> None:
+    r = v.sampling_100hz(shared_data)
+    assert r.truth_lr_bw_s.size > 1000
+    pct = 100.0 * r.lr_err_bw_s / r.truth_lr_bw_s
+    assert abs(pct.mean()) < 15.0 and pct.std() < 15.0
+    # A subset of the samples can never show a higher maximum than all of them.
+    assert abs(r.peak_err_bw.mean()) < 0.02 and float(r.peak_err_bw.max()) <= 1e-12
+
+
 def test_section_passes_and_reports_its_numbers(shared_data: Path) -> None:
     section = v.run(shared_data)
     assert section.passed
