@@ -8,6 +8,15 @@ contact its samples are still at hand; it turns them into the step's loading fie
 (:mod:`calfload.processing.session`). Memory is bounded by the ring capacity,
 whatever the session length. Feeding the same samples in any chunking gives the
 same fields (the ring holds the samples, not the chunks).
+
+Use from a pipeline (any step source)::
+
+    tracker.on_batch(batch, gap=gap)                  # every raw batch, before detection
+    fields = tracker.contact_fields(side, ic_s, to_s, body_mass_kg)   # insole contact
+    fields = tracker.imu_fields(gct_ms, flight_ms, body_mass_kg)      # IMU-only step
+    step = StepMessage(..., **fields)
+    tracker.add_step(step)                            # session totals and symmetry
+    summary = SessionSummary(..., load=tracker.summary())
 """
 
 from __future__ import annotations
@@ -19,11 +28,12 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from calfload.bridge.messages import AthleteInfo, RawBatch, Side
+from calfload.bridge.messages import SCHEMA, AthleteInfo, RawBatch, Side
 from calfload.bridge.simulator import CELL_XY_FRACTION
 from calfload.processing.athlete import AthleteSettings, SettingsError
 from calfload.processing.load import ContactLoad, LoadInputError, contact_load, spring_mass_load
-from calfload.processing.session import LoadTotals, SessionLoad
+from calfload.processing.messages import LoadSummary, StepMessage
+from calfload.processing.session import SYMMETRY_METRICS, LoadTotals, SessionLoad
 
 #: Samples kept per foot: ≥ the longest contact (1.5 s) at 200 Hz, with margin.
 RING_CAPACITY: Final = 1024
@@ -276,8 +286,10 @@ class LoadTracker:
         out["peak_force_bw"] = round(load.peak_force_bw, 3)
         return out
 
-    def add_step(self, side: Side, ic_s: float, metrics: dict[str, float | None]) -> None:
-        """Count a published step in the session totals."""
+    def add_step(self, step: StepMessage) -> None:
+        """Count a published step (any source) in the session totals."""
+        side, ic_s = step.side, step.ic_s
+        metrics: dict[str, float | None] = {n: getattr(step, n) for n in SYMMETRY_METRICS}
         if self.session is None:
             if self.settings is None:
                 return
@@ -299,3 +311,26 @@ class LoadTracker:
 
     def totals(self) -> LoadTotals | None:
         return self.session.totals() if self.session is not None else None
+
+    def summary(self) -> LoadSummary | None:
+        """The session totals as the ``load`` part of a SessionSummary (rounded)."""
+        totals = self.totals()
+        if totals is None:
+            return None
+        return LoadSummary(
+            schema=SCHEMA,
+            steps=totals.steps,
+            achilles_impulse_ns=round(totals.achilles_impulse_ns, 1),
+            achilles_impulse_bws=round(totals.achilles_impulse_bws, 3),
+            weighted_load_bw=round(totals.weighted_load_bw, 3),
+            distance_m=_r(totals.distance_m, 1),
+            achilles_impulse_bws_per_km=_r(totals.achilles_impulse_bws_per_km, 2),
+            budget_used_pct=_r(totals.budget_used_pct, 2),
+            symmetry_pct={k: _r(v, 2) for k, v in totals.symmetry_pct.items()},
+            left_mean={k: round(v, 4) for k, v in totals.means_left.items()},
+            right_mean={k: round(v, 4) for k, v in totals.means_right.items()},
+        )
+
+
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

@@ -14,8 +14,7 @@ import numpy as np
 from calfload.bridge.messages import SCHEMA, RawBatch, Side
 from calfload.processing.events import Contact, InsoleContactDetector
 from calfload.processing.load_stream import LoadTracker
-from calfload.processing.messages import LoadSummary, SessionSummary, SideSummary, StepMessage
-from calfload.processing.session import SYMMETRY_METRICS
+from calfload.processing.messages import SessionSummary, SideSummary, StepMessage
 
 G0_MPS2 = 9.80665
 RECENT_STEPS = 20
@@ -105,7 +104,7 @@ class AthletePipeline:
             source="insole",
             **loading,
         )
-        self.load.add_step(side, c.ic_s, _load_metrics(step))
+        self.load.add_step(step)
         return step
 
     def cadence_spm(self) -> float | None:
@@ -131,25 +130,7 @@ class AthletePipeline:
             left=sides["left"],
             right=sides["right"],
             gct_symmetry_pct=sym,
-            load=self.load_summary(),
-        )
-
-    def load_summary(self) -> LoadSummary | None:
-        totals = self.load.totals()
-        if totals is None:
-            return None
-        return LoadSummary(
-            schema=SCHEMA,
-            steps=totals.steps,
-            achilles_impulse_ns=round(totals.achilles_impulse_ns, 1),
-            achilles_impulse_bws=round(totals.achilles_impulse_bws, 3),
-            weighted_load_bw=round(totals.weighted_load_bw, 3),
-            distance_m=_r(totals.distance_m, 1),
-            achilles_impulse_bws_per_km=_r(totals.achilles_impulse_bws_per_km, 2),
-            budget_used_pct=_r(totals.budget_used_pct, 2),
-            symmetry_pct={k: _r(v, 2) for k, v in totals.symmetry_pct.items()},
-            left_mean={k: round(v, 4) for k, v in totals.means_left.items()},
-            right_mean={k: round(v, 4) for k, v in totals.means_right.items()},
+            load=self.load.summary(),
         )
 
     def _side_summary(self, side: Side) -> SideSummary:
@@ -165,15 +146,6 @@ class AthletePipeline:
             gct_ms_last=stream.gct_ms_last,
             peak_force_bw_mean=_mean(stream.recent_peak_bw),
         )
-
-
-def _r(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def _load_metrics(step: StepMessage) -> dict[str, float | None]:
-    """The step's metrics that the session totals and symmetry indices use."""
-    return {name: getattr(step, name) for name in SYMMETRY_METRICS}
 
 
 def _mean(values: deque[float]) -> float | None:
