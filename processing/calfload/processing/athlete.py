@@ -22,9 +22,11 @@ Defaults and their sources:
   error changes Achilles force by about ±25 % (science.md §4.3).
 * Ankle joint centre: :data:`DEFAULT_ANKLE_X_FRACTION` × foot length in front of the
   heel edge (own estimate: the malleoli lie 4–6 cm in front of the back of the heel in
-  an adult foot; on the Dorschky et al. 2019 running cycle in ``../shared/data`` the
-  moment/force lever is −0.02 m while the centre of pressure is still at the heel,
-  consistent with 0.18–0.22 × foot length). Set it per athlete where it was measured.
+  an adult foot. Cross-check on the Dorschky et al. 2019 running cycle in
+  ``../shared/data``: just after touchdown, with a dorsiflexor moment that suggests a
+  heel contact, moment / force = −0.02 m; a CoP at the heel cells (0.10 × foot length)
+  would put the ankle near 0.18 × foot length. The file has no CoP, so this is a
+  plausibility check, not a measurement). Set it per athlete where it was measured.
 * Leg length for the spring–mass model: 0.53 × stature, as used by Morin JB et al.
   (2005) "A simple method for measuring stiffness during running", *J Appl Biomech*
   21(2):167–180.
