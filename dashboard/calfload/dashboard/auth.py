@@ -50,6 +50,7 @@ from calfload.dashboard.authpages import links_page, login_page, message_page
 from calfload.dashboard.ratelimit import LoginLimiter, minutes
 from calfload.dashboard.tokens import (
     SESSION_TTL_S,
+    AthleteLink,
     AthleteLinks,
     LoginTokens,
     Sessions,
@@ -302,14 +303,20 @@ class Auth:
         return response
 
     def _links_page(
-        self, therapist: Therapist, status: int = 200, **kwargs: object
+        self,
+        therapist: Therapist,
+        status: int = 200,
+        *,
+        created: tuple[AthleteLink, str] | None = None,
+        error: str = "",
     ) -> HTMLResponse:
         return HTMLResponse(
             links_page(
                 csrf=therapist.csrf,
                 user=therapist.name,
                 links=self.links.all(),
-                **kwargs,  # type: ignore[arg-type]
+                created=created,
+                error=error,
             ),
             status_code=status,
             headers={"Cache-Control": "no-store"},
@@ -355,6 +362,13 @@ class AuthGate:
             return
         conn = HTTPConnection(scope)
         path = conn.url.path
+        if (
+            scope["type"] == "http"
+            and scope["method"] in SAFE_METHODS
+            and path.startswith(PUBLIC_PREFIXES)
+        ):
+            await self.app(scope, receive, send)  # static files: no database lookup
+            return
         principal = self.auth.identify(conn)
         scope[PRINCIPAL_KEY] = principal
         if scope["type"] == "websocket":
