@@ -123,6 +123,27 @@ def test_login_is_required_refuses_bad_passwords_and_opens_the_live_grid(
     session = cookies["calfload_session"]
     assert session["httpOnly"] and session["sameSite"] == "Strict"
 
+    # The therapist makes an athlete link from the dashboard; it opens a1's view
+    page.get_by_role("link", name="athlete links").click()
+    page.get_by_test_id("link-athlete").fill("a1")
+    page.get_by_role("button", name="Create link").click()
+    created = page.get_by_test_id("created-url")
+    expect(created).to_be_visible()
+    link_url = created.inner_text()
+    assert link_url.startswith(f"{dashboard.url}/a/")
+    expect(page.locator("[data-link]")).to_have_count(1)
+    page.screenshot(path=str(artifacts_dir / "athlete-links.png"))
+    athlete_context, athlete_page, athlete_problems = new_page(browser)
+    athlete_page.goto(link_url)
+    athlete_tile = athlete_page.locator('[data-athlete="a1"]')
+    expect(athlete_tile.get_by_test_id("steps-left")).to_have_text("3", timeout=WAIT_MS)
+    page.get_by_test_id("revoke").click()  # and revokes it: the athlete's page closes
+    expect(page.get_by_test_id("no-links")).to_be_visible()
+    expect(athlete_page.get_by_test_id("message")).to_contain_text("not valid", timeout=WAIT_MS)
+    assert athlete_problems == []
+    athlete_context.close()
+    page.goto(dashboard.url + "/")
+
     # A form with a tampered CSRF token is refused; the real one logs out
     page.evaluate("document.querySelector('[data-testid=logout-form] [name=csrf]').value = 'x'")
     with page.expect_response(lambda r: r.url.endswith("/logout")) as refused:
