@@ -358,3 +358,27 @@ def test_therapist_creates_a_link_on_the_links_page(dashboard: RunningDashboard)
     evil = http(dashboard.url + "/links", data={"athlete": "<b>x</b>/", "csrf": csrf}, cookies=me)
     assert evil.status == 400
     assert "<b>x</b>" not in evil.body and "&lt;b&gt;x&lt;/b&gt;" in evil.body
+
+
+@pytest.mark.broker
+def test_logout_closes_open_sockets(dashboard: RunningDashboard) -> None:
+    session = session_token()
+    me = {SESSION_COOKIE: session}
+    csrf = csrf_of(http(dashboard.url + "/", cookies=me).body)
+    with connect(
+        ws_url(dashboard), additional_headers={"Cookie": f"{SESSION_COOKIE}={session}"}
+    ) as ws:
+        assert recv(ws)[1]["type"] == "snapshot"
+        assert http(dashboard.url + "/logout", data={"csrf": csrf}, cookies=me).status == 303
+        assert wait_closed(ws) == 1008
+
+
+@pytest.mark.broker
+def test_cookies_are_secure_behind_an_https_proxy(dashboard: RunningDashboard) -> None:
+    # uvicorn trusts X-Forwarded-Proto from 127.0.0.1 (a local TLS reverse proxy)
+    reply = http(dashboard.login_url(), headers={"X-Forwarded-Proto": "https"})
+    assert reply.status == 303
+    cookie = reply.cookie(SESSION_COOKIE)
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    login = http(dashboard.url + "/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in login.cookie(LOGIN_CSRF_COOKIE)
