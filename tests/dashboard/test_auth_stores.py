@@ -3,15 +3,19 @@ limiter and the athlete filter, without a server."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
 
 import pytest
 
+from calfload.bridge.messages import encode
+from calfload.dashboard.app import Hub
 from calfload.dashboard.authdb import AuthDB, token_sha256
 from calfload.dashboard.ratelimit import LoginLimiter
 from calfload.dashboard.scope import for_athlete
+from calfload.dashboard.state import LiveState, parse
 from calfload.dashboard.tokens import AthleteLinks, LoginTokens, Sessions
 from calfload.dashboard.users import (
     SCRYPT_N,
@@ -20,6 +24,7 @@ from calfload.dashboard.users import (
     hash_password,
     verify_password,
 )
+from tests.dashboard.conftest import step
 
 
 class Clock:
@@ -192,3 +197,23 @@ def test_athlete_filter_keeps_only_its_athlete() -> None:
         "type": "update",
         "broker_connected": False,
     }
+
+
+async def test_hub_sends_an_athlete_link_only_its_athlete() -> None:
+    state = LiveState()
+    hub = Hub(state)
+    grid = hub.connect()
+    mine = hub.connect("a1")
+    assert json.loads(str(grid.queue.get_nowait()))["type"] == "snapshot"
+    assert json.loads(str(mine.queue.get_nowait()))["athletes"] == {}
+    for athlete, index in (("b2", 1), ("a1", 1), ("b2", 2)):
+        topic = f"calfload/steps/{athlete}/left"
+        item = parse("calfload", topic, encode(step(athlete, "left", index, 0.0)))
+        assert item is not None
+        state.apply(item)
+        assert hub.tick()
+    updates = [json.loads(str(grid.queue.get_nowait())) for _ in range(3)]
+    assert [set(u["athletes"]) for u in updates] == [{"b2"}, {"a1"}, {"b2"}]
+    only = json.loads(str(mine.queue.get_nowait()))  # b2's updates were never queued
+    assert set(only["athletes"]) == {"a1"}
+    assert mine.queue.empty()

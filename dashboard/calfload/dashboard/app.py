@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -571,6 +572,13 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 async def serve(
     settings: DashboardSettings,
     host: str,
@@ -583,6 +591,13 @@ async def serve(
     cannot start (for example, the port is taken)."""
     app = create_app(settings)
     dashboard: Dashboard = app.state.dashboard
+    if not _loopback(host) and settings.secure_cookies is not True:
+        log.warning(
+            "the dashboard serves plain http on %s, reachable from other machines: put a TLS "
+            "reverse proxy in front of it (docs/security.md), or passwords and session "
+            "cookies cross the network readable",
+            host,
+        )
     config = uvicorn.Config(
         app,
         host=host,
