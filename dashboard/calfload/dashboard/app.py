@@ -139,15 +139,18 @@ class Hub:
     subscribers: set[Subscriber] = field(default_factory=set)
     dropped: int = 0
 
-    def connect(self, athlete: str | None = None) -> Subscriber:
+    def connect(self, athlete: str | None = None, link_id: str | None = None) -> Subscriber:
         """A new subscriber whose queue starts with a snapshot; with ``athlete``, one
-        that only ever receives that athlete's data.
+        that only ever receives that athlete's data (``link_id``: the athlete link it
+        came through, to close it when the link is revoked).
 
         Changes not yet pushed go to the existing subscribers first, so the new one
         gets them once (in the snapshot) and the next update carries only later ones.
         """
         self.tick()
-        sub = Subscriber(asyncio.Queue(maxsize=self.max_queue + 1), athlete=athlete)
+        sub = Subscriber(
+            asyncio.Queue(maxsize=self.max_queue + 1), athlete=athlete, link_id=link_id
+        )
         snapshot = self._scoped(self.state.snapshot(), athlete)
         assert snapshot is not None  # a snapshot is never empty
         sub.queue.put_nowait(_encode(snapshot))
@@ -436,8 +439,7 @@ class Dashboard:
             return
         await ws.accept()
         if isinstance(principal, AthleteScope):
-            sub = self.hub.connect(principal.athlete)
-            sub.link_id = principal.link_id
+            sub = self.hub.connect(principal.athlete, principal.link_id)
         else:
             sub = self.hub.connect()
         sender = asyncio.create_task(_send_loop(ws, sub))
