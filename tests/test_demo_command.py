@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,10 @@ from tests.helpers import Collector
 ATHLETES = 2
 
 
-def _start_demo(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+def _start_demo(data: Path, *args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    command = [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser", *args],
+        [*command, "--data-dir", str(data), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -49,15 +51,22 @@ def _wait_for_line(lines: queue.Queue[str], prefix: str, timeout_s: float) -> st
             return line
 
 
-def test_demo_runs_streams_steps_and_exits_cleanly(chromium_path: str, artifacts_dir: Path) -> None:
+def test_demo_runs_streams_steps_and_exits_cleanly(
+    chromium_path: str, artifacts_dir: Path, tmp_path: Path
+) -> None:
     mqtt_port, http_port = free_port(), free_port()
     proc, lines = _start_demo(
+        tmp_path,
         "--duration", "15", "--athletes", str(ATHLETES),
         "--mqtt-port", str(mqtt_port), "--http-port", str(http_port),
     )  # fmt: skip
     try:
         url = _wait_for_line(lines, "Dashboard:", 60).split(None, 1)[1].strip()
-        assert url == f"http://127.0.0.1:{http_port}/"
+        # a one-time login link, so the demo opens straight into the grid
+        prefix = f"http://127.0.0.1:{http_port}/login/once?token="
+        assert url.startswith(prefix) and len(url) > len(prefix) + 40, url
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/", timeout=10) as anonymous:
+            assert anonymous.url == f"http://127.0.0.1:{http_port}/login?next=/"  # no way in
         collector = Collector("127.0.0.1", mqtt_port, ["calfload/steps/#"]).start()
         errors: list[str] = []
         with sync_playwright() as p:
@@ -69,6 +78,7 @@ def test_demo_runs_streams_steps_and_exits_cleanly(chromium_path: str, artifacts
             )
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url)
+            assert page.url == f"http://127.0.0.1:{http_port}/"
             # GCT points for both sides of every athlete reach the page.
             page.wait_for_function(
                 """(n) => {
@@ -81,6 +91,10 @@ def test_demo_runs_streams_steps_and_exits_cleanly(chromium_path: str, artifacts
                 timeout=30_000,
             )
             page.screenshot(path=str(artifacts_dir / "demo-dashboard.png"), full_page=True)
+            used = browser.new_page()  # the token worked once: a second use is refused
+            reply = used.goto(url)
+            assert reply is not None and reply.status == 400
+            used.close()
             browser.close()
         assert errors == []
         rc = proc.wait(timeout=60)
@@ -102,7 +116,7 @@ def test_demo_runs_streams_steps_and_exits_cleanly(chromium_path: str, artifacts
 
 
 @pytest.mark.parametrize("option", ["--http-port", "--mqtt-port"])
-def test_a_port_in_use_gets_a_one_line_error(option: str) -> None:
+def test_a_port_in_use_gets_a_one_line_error(option: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -111,7 +125,8 @@ def test_a_port_in_use_gets_a_one_line_error(option: str) -> None:
         ports = {"--http-port": other, "--mqtt-port": other, option: str(port)}
         proc = subprocess.run(
             [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser",
-             "--duration", "1", *[x for kv in ports.items() for x in kv]],
+             "--data-dir", str(tmp_path), "--duration", "1",
+             *[x for kv in ports.items() for x in kv]],
             capture_output=True,
             text=True,
             timeout=60,
@@ -122,8 +137,10 @@ def test_a_port_in_use_gets_a_one_line_error(option: str) -> None:
     assert str(port) in message and option in message
 
 
-def test_ctrl_c_stops_the_demo_cleanly() -> None:
-    proc, lines = _start_demo("--mqtt-port", str(free_port()), "--http-port", str(free_port()))
+def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
+    proc, lines = _start_demo(
+        tmp_path, "--mqtt-port", str(free_port()), "--http-port", str(free_port())
+    )
     try:
         _wait_for_line(lines, "Press Ctrl-C", 60)
         proc.send_signal(signal.SIGINT)

@@ -418,7 +418,10 @@ const resizer = new ResizeObserver((entries) => {
 let retryMs = RETRY_MIN_MS;
 
 function connect() {
-  const url = new URL('/ws', window.location.href);
+  // An athlete link (/a/<token>) has its own socket, which carries only its athlete.
+  const path = window.location.pathname;
+  const wsPath = path.startsWith('/a/') ? `${path.replace(/\/+$/, '')}/ws` : '/ws';
+  const url = new URL(wsPath, window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(url);
   ws.onopen = () => {
@@ -437,7 +440,12 @@ function connect() {
     }
     handle(msg);
   };
-  ws.onclose = () => {
+  ws.onclose = (event) => {
+    if (event.code === 1008) {
+      // Logged out, session expired or link revoked: the server shows what is left.
+      window.location.reload();
+      return;
+    }
     app.wsOpen = false;
     renderStatus();
     setTimeout(connect, retryMs);

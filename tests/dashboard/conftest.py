@@ -1,5 +1,6 @@
 """Dashboard test support: a dashboard served from a background thread, an MQTT
-publisher that waits for the broker's acknowledgements, and message factories."""
+publisher that waits for the broker's acknowledgements, message factories, and
+logins (every test gets its own data folder, so its own login database)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -18,14 +20,58 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from calfload.bridge import topics
+from calfload.bridge.datadir import ENV_VAR, data_dir
 from calfload.bridge.messages import SCHEMA, AthleteInfo, Message, Side, encode
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.dashboard.app import STATIC_DIR, DashboardSettings, serve
+from calfload.dashboard.auth import SESSION_COOKIE
+from calfload.dashboard.authdb import AuthDB
+from calfload.dashboard.tokens import AthleteLinks, LoginTokens, Sessions
+from calfload.dashboard.users import Users
 from calfload.processing.messages import StepMessage
 from tests.conftest import Mosquitto, free_port
 from tests.helpers import wait_until
 
 BASE = topics.DEFAULT_BASE
+THERAPIST = "thera"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's data folder (never the user's real one)."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv(ENV_VAR, str(folder))
+    return data_dir()
+
+
+def ensure_therapist(folder: Path | None = None, name: str = THERAPIST) -> None:
+    users = Users(AuthDB(folder or data_dir()))
+    if users.get(name) is None:
+        users.add(name, PASSWORD, "admin")
+
+
+def session_token(folder: Path | None = None, name: str = THERAPIST) -> str:
+    """A fresh session of ``name`` (created if missing), as the cookie carries it."""
+    ensure_therapist(folder, name)
+    return Sessions(AuthDB(folder or data_dir())).create(name)
+
+
+def session_headers(folder: Path | None = None, name: str = THERAPIST) -> dict[str, str]:
+    return {"Cookie": f"{SESSION_COOKIE}={session_token(folder, name)}"}
+
+
+def login_url(base_url: str, folder: Path | None = None, name: str = THERAPIST) -> str:
+    """A one-time login URL for ``name`` that lands on the grid."""
+    ensure_therapist(folder, name)
+    token = LoginTokens(AuthDB(folder or data_dir())).create(name)
+    return f"{base_url}/login/once?token={token}"
+
+
+def athlete_link(athlete: str, folder: Path | None = None) -> tuple[str, str]:
+    """A new athlete link: its id and its secret token."""
+    link, token = AthleteLinks(AuthDB(folder or data_dir())).create(athlete, THERAPIST)
+    return link.id, token
 
 
 def info(athlete: str, name: str, mass: float = 70.0) -> AthleteInfo:
@@ -135,6 +181,13 @@ class RunningDashboard:
         finally:
             self.ready.set()
 
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir or data_dir()
+
+    def login_url(self, name: str = THERAPIST) -> str:
+        return login_url(self.url, self.data_dir, name)
+
     def health(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
             data = json.loads(response.read())
@@ -170,10 +223,13 @@ def require_build() -> None:
 
 
 @pytest.fixture
-def dashboard(mosquitto: Mosquitto) -> Iterator[RunningDashboard]:
-    """The dashboard connected (and subscribed) to a fresh mosquitto."""
+def dashboard(mosquitto: Mosquitto, own_data_dir: Path) -> Iterator[RunningDashboard]:
+    """The dashboard connected (and subscribed) to a fresh mosquitto, with one user
+    (:data:`THERAPIST`, :data:`PASSWORD`) in its login database."""
+    ensure_therapist(own_data_dir)
     running = RunningDashboard(
-        DashboardSettings(broker=BrokerUrl.parse(mosquitto.url)), free_port()
+        DashboardSettings(broker=BrokerUrl.parse(mosquitto.url), data_dir=own_data_dir),
+        free_port(),
     )
     running.start()
     try:

@@ -28,7 +28,7 @@ from calfload.dashboard.app import (
 )
 from calfload.dashboard.state import LiveState, parse
 from tests.conftest import Mosquitto, free_port
-from tests.dashboard.conftest import Publisher, info, require_build, step
+from tests.dashboard.conftest import Publisher, info, require_build, session_headers, step
 from tests.helpers import wait_until
 
 T0 = 1_700_000_000.0
@@ -54,8 +54,9 @@ async def serving(settings: DashboardSettings) -> AsyncIterator[str]:
             await task
 
 
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, dict(response.headers), response.read()
 
 
@@ -108,7 +109,7 @@ async def test_socket_sends_snapshot_then_only_new_data(
                 "the retained athlete info",
                 lambda h: h["broker_connected"] and h["athletes"] == 1,
             )
-            async with connect(f"ws://{addr}/ws") as ws:
+            async with connect(f"ws://{addr}/ws", additional_headers=session_headers()) as ws:
                 snap = await recv(ws)
                 assert snap["type"] == "snapshot"
                 assert snap["broker_connected"] is True
@@ -138,7 +139,9 @@ async def test_socket_sends_snapshot_then_only_new_data(
                 while rejected < 3:
                     rejected = (await recv(ws)).get("rejected", rejected)
 
-            async with connect(f"ws://{addr}/ws") as late:  # a page opened later
+            async with connect(
+                f"ws://{addr}/ws", additional_headers=session_headers()
+            ) as late:  # a page opened later
                 snap = await recv(late)
                 a1 = snap["athletes"]["a1"]
                 assert a1["info"]["name"] == "Ana Runner"  # the bad info did not replace it
@@ -165,7 +168,7 @@ async def test_page_and_static_files_are_served_with_a_strict_policy(
 ) -> None:
     require_build()
     async with serving(DashboardSettings(broker=BrokerUrl.parse(mosquitto.url))) as addr:
-        status, headers, body = await asyncio.to_thread(get, f"http://{addr}/")
+        status, headers, body = await asyncio.to_thread(get, f"http://{addr}/", session_headers())
         assert status == 200
         assert b"/static/build/app.js" in body
         assert b"http://" not in body
@@ -184,10 +187,18 @@ async def test_page_and_static_files_are_served_with_a_strict_policy(
 async def test_other_sites_pages_may_not_open_the_socket(mosquitto: Mosquitto) -> None:
     async with serving(DashboardSettings(broker=BrokerUrl.parse(mosquitto.url))) as addr:
         with pytest.raises(InvalidStatus) as refused:
-            async with connect(f"ws://{addr}/ws", origin="http://evil.example"):  # type: ignore[arg-type]
+            async with connect(
+                f"ws://{addr}/ws",
+                origin="http://evil.example",  # type: ignore[arg-type]
+                additional_headers=session_headers(),  # even with a valid session
+            ):
                 pass
         assert refused.value.response.status_code == 403
-        async with connect(f"ws://{addr}/ws", origin=f"http://{addr}") as ws:  # type: ignore[arg-type]
+        async with connect(
+            f"ws://{addr}/ws",
+            origin=f"http://{addr}",  # type: ignore[arg-type]
+            additional_headers=session_headers(),
+        ) as ws:  # type: ignore[arg-type]
             assert (await recv(ws))["type"] == "snapshot"
 
 
@@ -202,7 +213,7 @@ async def test_cancel_shuts_down_cleanly_with_pages_open(
         serve(DashboardSettings(broker=BrokerUrl.parse(mosquitto.url)), "127.0.0.1", port, started)
     )
     await asyncio.wait_for(started.wait(), 20)
-    ws = await connect(f"ws://127.0.0.1:{port}/ws")
+    ws = await connect(f"ws://127.0.0.1:{port}/ws", additional_headers=session_headers())
     assert (await recv(ws))["type"] == "snapshot"
     t0 = time.monotonic()
     task.cancel()

@@ -24,7 +24,14 @@ from calfload.bridge.mqtt import BrokerUrl
 from calfload.bridge.topics import SIDES
 from calfload.dashboard.app import DashboardSettings
 from tests.conftest import CHROMIUM_ARGS, Mosquitto, free_port
-from tests.dashboard.conftest import Publisher, RunningDashboard, info, require_build, step
+from tests.dashboard.conftest import (
+    Publisher,
+    RunningDashboard,
+    info,
+    login_url,
+    require_build,
+    step,
+)
 
 T0 = time.time() - 60.0  # steps of the last minute, on the wall clock like live data
 WAIT_MS = 15_000
@@ -83,8 +90,10 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 
 
 def open_page(browser: Browser, url: str, watched: Watched) -> Page:
+    """A logged-in therapist's grid (through a one-time login link), live."""
     page = watched.attach(browser.new_page(viewport={"width": 1280, "height": 860}))
-    page.goto(url)
+    page.goto(login_url(url))
+    assert page.url == f"{url}/"
     expect(page.get_by_test_id("status")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
     return page
 

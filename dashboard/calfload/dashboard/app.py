@@ -7,13 +7,17 @@ the result to the event loop with ``loop.call_soon_threadsafe``. A
 :class:`~calfload.dashboard.state.LiveState` keeps it; every
 :data:`PUSH_PERIOD_S` the :class:`Hub` sends what changed to every browser.
 
-HTTP routes:
+HTTP routes (every one behind :class:`calfload.dashboard.auth.AuthGate`):
 
-* ``GET /``: the page; ``GET /static/...``: its files (``static/build/`` is made by
-  ``npm run build``);
+* ``GET /``: the page, for a logged-in therapist; ``GET /static/...``: its files
+  (``static/build/`` is made by ``npm run build``);
+* ``GET /a/<token>``: the same page for one athlete, through an athlete link;
 * ``GET /healthz``: ``{"broker_connected": bool, "athletes": n, "rejected": n}``;
-* ``WS /ws``: one ``snapshot`` message at once, then ``update`` messages with only
-  what changed (see :mod:`calfload.dashboard.state` for both shapes).
+* ``WS /ws`` (therapists) and ``WS /a/<token>/ws`` (one athlete): one ``snapshot``
+  message at once, then ``update`` messages with only what changed (see
+  :mod:`calfload.dashboard.state` for both shapes, :mod:`calfload.dashboard.scope`
+  for what an athlete link is sent);
+* ``/login``, ``/login/once``, ``/logout``, ``/links``: see :mod:`calfload.dashboard.auth`.
 
 :func:`serve` runs it under uvicorn until cancelled.
 """
@@ -22,12 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import msgspec
 import paho.mqtt.client as mqtt
@@ -36,15 +41,28 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from calfload.bridge.datadir import data_dir
 from calfload.bridge.mqtt import BrokerUrl, make_client
 from calfload.bridge.topics import DEFAULT_BASE, check_base
+from calfload.dashboard.auth import (
+    CLOSE_POLICY,
+    AthleteScope,
+    Auth,
+    AuthGate,
+    Principal,
+    Therapist,
+    current_principal,
+)
+from calfload.dashboard.authpages import csrf_field
+from calfload.dashboard.scope import for_athlete
 from calfload.dashboard.state import (
     KIND_LABELS,
     Incoming,
@@ -66,11 +84,16 @@ MQTT_KEEPALIVE_S: Final = 15
 SHUTDOWN_GRACE_S: Final = 3
 CLOSE_TOO_SLOW: Final = 1013  # "try again later": the page reconnects and gets a snapshot
 CLOSE_GOING_AWAY: Final = 1001
+REVALIDATE_S: Final = 2.0
+"""How often an open WebSocket re-checks its session or athlete link (logout,
+expiry and revocation, also from another process such as ``calfload link revoke``)."""
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'; form-action 'none'"
+    "frame-ancestors 'none'; form-action 'self'"
 )
+SESSION_MARK: Final = "<!--calfload:session-->"
+"""Where ``index.html`` gets the logged-in user and the logout form."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,11 @@ class DashboardSettings:
     base: str = DEFAULT_BASE
     history_steps: int = 3000
     """Steps kept in memory per athlete and side (and sent to a newly opened page)."""
+    data_dir: Path | None = None
+    """The data folder with the login database (``None``: the default one, see
+    :func:`calfload.bridge.datadir.data_dir`)."""
+    secure_cookies: bool | None = None
+    """``Secure`` cookies: ``None`` means exactly when served over https."""
 
 
 class DashboardError(RuntimeError):
@@ -95,6 +123,9 @@ class Subscriber:
 
     queue: asyncio.Queue[str | int]
     dropped: bool = False
+    athlete: str | None = None
+    """An athlete-link page: sent only this athlete's data (:mod:`calfload.dashboard.scope`)."""
+    link_id: str | None = None
 
 
 @dataclass
@@ -108,17 +139,35 @@ class Hub:
     subscribers: set[Subscriber] = field(default_factory=set)
     dropped: int = 0
 
-    def connect(self) -> Subscriber:
-        """A new subscriber whose queue starts with a snapshot.
+    def connect(self, athlete: str | None = None, link_id: str | None = None) -> Subscriber:
+        """A new subscriber whose queue starts with a snapshot; with ``athlete``, one
+        that only ever receives that athlete's data (``link_id``: the athlete link it
+        came through, to close it when the link is revoked).
 
         Changes not yet pushed go to the existing subscribers first, so the new one
         gets them once (in the snapshot) and the next update carries only later ones.
         """
         self.tick()
-        sub = Subscriber(asyncio.Queue(maxsize=self.max_queue + 1))
-        sub.queue.put_nowait(_encode(self.state.snapshot()))
+        sub = Subscriber(
+            asyncio.Queue(maxsize=self.max_queue + 1), athlete=athlete, link_id=link_id
+        )
+        snapshot = self._scoped(self.state.snapshot(), athlete)
+        assert snapshot is not None  # a snapshot is never empty
+        sub.queue.put_nowait(_encode(snapshot))
         self.subscribers.add(sub)
         return sub
+
+    def _scoped(self, message: Json, athlete: str | None) -> Json | None:
+        if athlete is None:
+            return message
+        return for_athlete(message, athlete, self.state.sensor_owner)
+
+    def end_where(self, predicate: Callable[[Subscriber], bool], code: int) -> int:
+        """Close the subscribers ``predicate`` picks (for example a revoked link's)."""
+        ended = [sub for sub in self.subscribers if predicate(sub)]
+        for sub in ended:
+            self._end(sub, code)
+        return len(ended)
 
     def disconnect(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
@@ -128,8 +177,14 @@ class Hub:
         update = self.state.flush()
         if update is None:
             return False
-        text = _encode(update)
+        texts: dict[str | None, str | None] = {None: _encode(update)}
         for sub in list(self.subscribers):
+            if sub.athlete not in texts:
+                scoped = self._scoped(update, sub.athlete)
+                texts[sub.athlete] = None if scoped is None else _encode(scoped)
+            text = texts[sub.athlete]
+            if text is None:
+                continue
             try:
                 sub.queue.put_nowait(text)
             except asyncio.QueueFull:
@@ -164,8 +219,10 @@ def _encode(message: Json) -> str:
 class Dashboard:
     """The MQTT listener, the live state and the hub behind one app."""
 
-    def __init__(self, settings: DashboardSettings) -> None:
+    def __init__(self, settings: DashboardSettings, auth: Auth) -> None:
         self.settings = settings
+        self.auth = auth
+        auth.revoke_listeners.append(self._link_revoked)
         self.base = check_base(settings.base)
         self.state = LiveState(settings.history_steps)
         self.hub = Hub(self.state)
@@ -337,7 +394,33 @@ class Dashboard:
     # -- HTTP and WebSocket --
 
     async def index(self, request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        return self._page(current_principal(request))
+
+    async def athlete_page(self, request: Request) -> Response:
+        return self._page(current_principal(request))
+
+    def _page(self, principal: Principal | None) -> Response:
+        html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+        if isinstance(principal, Therapist):
+            session = (
+                f'<form class="session" method="post" action="/logout" data-testid="logout-form">'
+                f'<span data-testid="user">{escape(principal.name)}</span> '
+                f'<a href="/links">athlete links</a> {csrf_field(principal.csrf)}'
+                f'<button type="submit" data-testid="logout">Log out</button></form>'
+            )
+            html = html.replace(SESSION_MARK, session)
+        elif isinstance(principal, AthleteScope):
+            html = html.replace(
+                SESSION_MARK,
+                f'<span class="session" data-testid="athlete-scope">'
+                f"{escape(principal.athlete)}</span>",
+            )
+        else:  # the gate lets no one else in
+            return Response("Forbidden", 403)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    def _link_revoked(self, link_id: str) -> None:
+        self.hub.end_where(lambda sub: sub.link_id == link_id, CLOSE_POLICY)
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse(
@@ -350,20 +433,38 @@ class Dashboard:
         )
 
     async def websocket(self, ws: WebSocket) -> None:
-        if not _same_origin(ws):
-            await ws.close(code=1008)  # another site's page may not read the data
+        principal = current_principal(ws)
+        if principal is None:  # the gate refuses these already; never send data unchecked
+            await ws.close(code=CLOSE_POLICY)
             return
         await ws.accept()
-        sub = self.hub.connect()
+        if isinstance(principal, AthleteScope):
+            sub = self.hub.connect(principal.athlete, principal.link_id)
+        else:
+            sub = self.hub.connect()
         sender = asyncio.create_task(_send_loop(ws, sub))
         receiver = asyncio.create_task(_receive_loop(ws))
+        watcher = asyncio.create_task(self._watch(principal, sub))
         try:
             await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.hub.disconnect(sub)
-            for task in (sender, receiver):
+            for task in (sender, receiver, watcher):
                 task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            await asyncio.gather(sender, receiver, watcher, return_exceptions=True)
+
+    async def _watch(self, principal: Principal, sub: Subscriber) -> None:
+        """End the socket once its login or link is no longer valid."""
+        while not sub.dropped:
+            await asyncio.sleep(REVALIDATE_S)
+            try:
+                valid = await asyncio.to_thread(self.auth.still_valid, principal)
+            except Exception:  # a locked or broken database: keep checking
+                log.exception("dashboard could not re-check a page's login")
+                continue
+            if not valid:
+                self.hub.end_where(lambda s: s is sub, CLOSE_POLICY)
+                return
 
 
 async def _send_loop(ws: WebSocket, sub: Subscriber) -> None:
@@ -371,8 +472,8 @@ async def _send_loop(ws: WebSocket, sub: Subscriber) -> None:
         while True:
             item = await sub.queue.get()
             if isinstance(item, int):
-                reason = "too far behind: reconnect" if item == CLOSE_TOO_SLOW else ""
-                await ws.close(code=item, reason=reason)
+                reason = {CLOSE_TOO_SLOW: "too far behind: reconnect", CLOSE_POLICY: "logged out"}
+                await ws.close(code=item, reason=reason.get(item, ""))
                 return
             await ws.send_text(item)
 
@@ -383,15 +484,6 @@ async def _receive_loop(ws: WebSocket) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
-
-
-def _same_origin(ws: WebSocket) -> bool:
-    """Browsers send ``Origin``; only pages served by this host may connect.
-    Clients that send no ``Origin`` (scripts, tests) are not browsers and are let in."""
-    origin = ws.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc.lower() == ws.headers.get("host", "").lower()
 
 
 class _SecurityHeaders:
@@ -410,7 +502,9 @@ class _SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("Content-Security-Policy", CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
+                # same-origin, not no-referrer: with no-referrer browsers send
+                # "Origin: null" on form posts, which the CSRF check refuses
+                headers.setdefault("Referrer-Policy", "same-origin")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -418,7 +512,14 @@ class _SecurityHeaders:
 
 def create_app(settings: DashboardSettings) -> Starlette:
     """The dashboard as an ASGI app; its lifespan runs the MQTT client."""
-    dashboard = Dashboard(settings)
+    auth = Auth(data_dir(settings.data_dir), secure_cookies=settings.secure_cookies)
+    if not auth.users.all():
+        log.warning(
+            "no dashboard users yet in %s: create the first admin with "
+            "`calfload user add NAME --admin`",
+            auth.db.path,
+        )
+    dashboard = Dashboard(settings, auth)
     if not (STATIC_DIR / "build" / "app.js").is_file():
         log.warning(
             "the dashboard page is not built (%s is missing): run `npm ci && npm run build` "
@@ -439,12 +540,16 @@ def create_app(settings: DashboardSettings) -> Starlette:
             Route("/", dashboard.index),
             Route("/healthz", dashboard.healthz),
             WebSocketRoute("/ws", dashboard.websocket),
+            Route("/a/{token}", dashboard.athlete_page),
+            WebSocketRoute("/a/{token}/ws", dashboard.websocket),
+            *auth.routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         ],
+        middleware=[Middleware(_SecurityHeaders), Middleware(AuthGate, auth=auth)],
         lifespan=lifespan,
     )
-    app.add_middleware(_SecurityHeaders)
     app.state.dashboard = dashboard
+    app.state.auth = auth
     return app
 
 
@@ -469,6 +574,13 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 async def serve(
     settings: DashboardSettings,
     host: str,
@@ -481,6 +593,13 @@ async def serve(
     cannot start (for example, the port is taken)."""
     app = create_app(settings)
     dashboard: Dashboard = app.state.dashboard
+    if not _loopback(host) and settings.secure_cookies is not True:
+        log.warning(
+            "the dashboard serves plain http on %s, reachable from other machines: put a TLS "
+            "reverse proxy in front of it (docs/security.md), or passwords and session "
+            "cookies cross the network readable",
+            host,
+        )
     config = uvicorn.Config(
         app,
         host=host,

@@ -12,6 +12,10 @@ from collections.abc import Sequence
 
 from calfload.bridge import topics
 from calfload.bridge.mqtt import BrokerUrl
+from calfload.dashboard import linkcli, usercli
+
+PLUGINS = (usercli, linkcli)
+"""Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     demo.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
+    demo.add_argument("--data-dir", metavar="DIR", help="data folder (the demo uses DIR/demo)")
 
     proc = sub.add_parser("process", help="run the live processing worker against a broker")
     proc.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL")
@@ -43,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     dash.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--http-port", type=int, default=8000, metavar="PORT")
+    dash.add_argument("--data-dir", metavar="DIR", help="data folder with the users")
+    for plugin in PLUGINS:
+        plugin.add_parser(sub)
     return p
 
 
@@ -59,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _process(args)
         if args.command == "dashboard":
             return _dashboard(args)
+        for plugin in PLUGINS:
+            if args.command == plugin.COMMAND:
+                return int(plugin.run(args))
     except (ValueError, RuntimeError) as exc:
         print(f"calfload: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +89,7 @@ def _demo(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         open_browser=not args.no_browser,
         base=topics.check_base(args.base_topic),
+        data_dir=args.data_dir,
     )
     asyncio.run(run_demo(options))
     return 0
@@ -99,6 +111,7 @@ def _process(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    from calfload.bridge.datadir import data_dir
     from calfload.dashboard.app import DashboardSettings, serve
     from calfload.dashboard.demo import check_port_free
 
@@ -107,6 +120,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     settings = DashboardSettings(
         broker=broker,
         base=topics.check_base(args.base_topic),
+        data_dir=data_dir(args.data_dir),
     )
     print(f"Dashboard: http://{args.host}:{args.http_port}/", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -11,19 +11,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import socket
 import webbrowser
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from calfload.bridge import topics
 from calfload.bridge.bridge import Bridge
+from calfload.bridge.datadir import data_dir
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.bridge.virtual.bleak_backend import BumbleBleakClient
 from calfload.bridge.virtual.fleet import demo_profiles, start_fleet
 from calfload.dashboard.app import DashboardSettings, serve
+from calfload.dashboard.authdb import AuthDB
+from calfload.dashboard.tokens import LOGIN_TOKEN_TTL_S, LoginTokens
+from calfload.dashboard.users import Users
 from calfload.processing.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,22 @@ class DemoOptions:
     http_port: int = 8000
     open_browser: bool = True
     base: str = topics.DEFAULT_BASE
+    data_dir: str | None = None
+    """The data folder; the demo keeps its own login database in ``<data_dir>/demo``."""
+
+
+DEMO_USER = "demo"
+
+
+def demo_login_url(folder: Path, http_port: int) -> str:
+    """Make sure the demo's own admin user exists in ``folder`` (with a random password
+    nobody knows) and return a dashboard URL carrying a one-time login token for it."""
+    db = AuthDB(folder)
+    users = Users(db)
+    if users.get(DEMO_USER) is None:
+        users.add(DEMO_USER, secrets.token_urlsafe(24), "admin")
+    token = LoginTokens(db).create(DEMO_USER)
+    return f"http://127.0.0.1:{http_port}/login/once?token={token}"
 
 
 def check_port_free(port: int, option: str) -> None:
@@ -97,6 +119,8 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
     if options.broker is None:
         check_port_free(options.mqtt_port, "--mqtt-port")
     check_port_free(options.http_port, "--http-port")
+    folder = data_dir(options.data_dir) / "demo"
+    url = demo_login_url(folder, options.http_port)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -112,10 +136,7 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
     worker = Worker(broker, base=options.base)
     worker.start()
     started = asyncio.Event()
-    settings = DashboardSettings(
-        broker=broker,
-        base=options.base,
-    )
+    settings = DashboardSettings(broker=broker, base=options.base, data_dir=folder)
     dashboard = asyncio.create_task(serve(settings, "127.0.0.1", options.http_port, started))
     fleet = None
     bridge_task = None
@@ -126,9 +147,10 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
             broker, fleet.specs, fleet.infos, base=options.base, backend=BumbleBleakClient
         )
         bridge_task = asyncio.create_task(bridge.run(stop))
-        url = f"http://127.0.0.1:{options.http_port}/"
         print(f"calfload demo: {options.athletes} virtual athlete(s), broker {broker}", flush=True)
         print(f"Dashboard: {url}", flush=True)
+        minutes = int(LOGIN_TOKEN_TTL_S // 60)
+        print(f"(the link logs you in once; it expires in {minutes} minutes)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         if options.open_browser:
             with contextlib.suppress(Exception):

@@ -229,6 +229,8 @@ class LiveState:
         self.bridge: BridgeState | None = None
         self.worker: WorkerState | None = None
         self.sensors: dict[str, SensorAvailability] = {}
+        self.sensor_owner: dict[str, str] = {}
+        """The athlete each sensor id was last seen with (kept after it goes away)."""
         self.athletes: dict[str, _Athlete] = {}
         self._changed_athletes: set[str] = set()
         self._changed_info: set[str] = set()
@@ -270,6 +272,7 @@ class LiveState:
             self._changed_info.add(message.athlete)
         elif isinstance(message, SensorAvailability):
             self.sensors[message.sensor_id] = message
+            self.sensor_owner[message.sensor_id] = message.athlete
             self._changed_sensors.add(message.sensor_id)
             self._athlete(message.athlete)
         elif isinstance(message, BridgeState):
