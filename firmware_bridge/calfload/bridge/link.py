@@ -205,7 +205,8 @@ class SensorLink:
                         self.stats.packets_bad,
                         exc,
                     )
-                continue
+                # Good frames the decoder recovered around the junk are not lost.
+                batches = [self._batch(arrival_s, block) for block in exc.salvaged]
             for batch in batches:
                 self.on_batch(batch)
 
