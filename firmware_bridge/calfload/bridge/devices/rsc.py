@@ -229,7 +229,7 @@ class RunningSpeedCadence(DeviceFamily):
     placements: ClassVar[tuple[Placement, ...]] = ("footpod",)
 
     def decoder(self, *, rate_hz: int | None = None) -> RscDecoder:
-        return RscDecoder(rate_hz or self.default_rate_hz)
+        return RscDecoder(self.default_rate_hz if rate_hz is None else rate_hz)
 
     async def start(self, client: BleakClient, on_data: DataCallback, rate_hz: int) -> RscDecoder:
         feature = None

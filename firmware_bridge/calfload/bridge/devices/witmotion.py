@@ -267,7 +267,7 @@ class WitMotion(DeviceFamily):
     placements: ClassVar[tuple[Placement, ...]] = ("foot_top", "heel", "shank")
 
     def decoder(self, *, rate_hz: int | None = None) -> WitMotionDecoder:
-        return WitMotionDecoder(rate_hz or self.default_rate_hz)
+        return WitMotionDecoder(self.default_rate_hz if rate_hz is None else rate_hz)
 
     async def start(
         self, client: BleakClient, on_data: DataCallback, rate_hz: int
