@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from bleak import BleakClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from calfload.bridge import decode_cli
 from calfload.bridge.devices import open_insole, registry, rsc, witmotion
@@ -219,3 +221,32 @@ def test_as_a_subprocess() -> None:
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "payload 2" in bad.stderr
     assert rsc.decode_measurement(bytes.fromhex(RSC_FULL)).cadence_spm == 170.0
+
+
+@given(st.text(max_size=60))
+@settings(max_examples=500, deadline=None)
+def test_any_text_gives_bytes_or_a_value_error(text: str) -> None:
+    try:
+        data = decode_cli.parse_hex(text)
+    except ValueError as exc:
+        message = str(exc)
+        data = b""
+    else:
+        message = ""
+    assert bool(data) != bool(message)  # bytes, or a reason, never both or neither
+
+
+@pytest.mark.parametrize("device", sorted(registry.FAMILIES))
+@given(payloads=st.lists(st.binary(min_size=1, max_size=60), min_size=1, max_size=5))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_every_family_turns_any_payloads_into_samples_or_one_line_errors(
+    capsys: pytest.CaptureFixture[str], device: str, payloads: list[bytes]
+) -> None:
+    code, samples, err = decode(capsys, device, *(p.hex(" ") for p in payloads))
+    assert code in (0, 2)
+    assert (code == 2) == bool(err)
+    assert all(line.startswith("calfload decode: ") for line in err.splitlines())
+    assert len(err.splitlines()) <= len(payloads) + 1
+    assert all(s["payload"] in range(1, len(payloads) + 1) for s in samples)
