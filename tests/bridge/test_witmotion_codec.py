@@ -102,6 +102,14 @@ def test_a_split_frame_whose_continuation_was_lost_is_abandoned() -> None:
     assert decoder.junk_bytes == 7
 
 
+def test_register_value_is_found_in_a_reply() -> None:
+    # The manual's example: magnetometer x = 0x0168 = 360 at register 0x3A.
+    assert witmotion.register_in_reply(MANUAL_REG_REPLY, 0x3A) == 360
+    assert witmotion.register_in_reply(frame(1) + MANUAL_REG_REPLY, 0x3A) == 360
+    assert witmotion.register_in_reply(MANUAL_REG_REPLY, 0x03) is None
+    assert witmotion.register_in_reply(MANUAL_REG_REPLY[:5], 0x3A) is None
+
+
 def test_command_bytes_match_the_vendor_protocol() -> None:
     # Vendor SDK: unlock = write register 0x69 with 0xB588; save = register 0 ← 0.
     assert witmotion.unlock_command() == bytes.fromhex("FF AA 69 88 B5")

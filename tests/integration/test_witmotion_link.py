@@ -43,12 +43,19 @@ async def poll(predicate, timeout_s: float, what: str) -> None:  # type: ignore[
     await asyncio.to_thread(wait_until, predicate, timeout_s, what)
 
 
-async def make_rig(faults: WitMotionFaults, frames_per_notification: int = 1) -> Rig:
+async def make_rig(
+    faults: WitMotionFaults, frames_per_notification: int = 1, max_rate_hz: int | None = None
+) -> Rig:
     radio = VirtualRadio()
     await radio.power_on()
     sim = GaitSimulator(AthleteProfile(athlete="a1", name="Ada", seed=3))
     twin = WitMotionTwin(
-        radio, sim, "left", frames_per_notification=frames_per_notification, faults=faults
+        radio,
+        sim,
+        "left",
+        frames_per_notification=frames_per_notification,
+        max_rate_hz=max_rate_hz,
+        faults=faults,
     )
     device = await twin.start(asyncio.get_running_loop().time())
     spec = SensorSpec(
@@ -90,7 +97,11 @@ async def test_unlock_then_rate_and_every_good_frame_arrives(running: list[Rig])
     # The recipe unlocked, then set 100 Hz; the twin (like the sensor) honours writes
     # only after an unlock, and started at its factory 10 Hz.
     await poll(lambda: twin.rate_hz == RATE_HZ, 10, "the rate command to take effect")
-    assert twin.commands[:2] == [witmotion.unlock_command(), witmotion.set_rate_command(RATE_HZ)]
+    assert twin.commands[:3] == [
+        witmotion.unlock_command(),
+        witmotion.set_rate_command(RATE_HZ),
+        witmotion.read_register_command(witmotion.REG_RRATE),  # read back what it agreed to
+    ]
     assert twin.ignored_writes == 0
     assert twin.saved_rate_hz is None  # never rewrites the sensor's flash
     await poll(lambda: twin.frames_sent >= 300, 30, "three seconds of frames")
@@ -156,3 +167,16 @@ async def test_link_drop_reconnects_and_resends_unlock_and_rate(running: list[Ri
     assert twin.commands.count(witmotion.unlock_command()) == 2
     assert twin.commands.count(witmotion.set_rate_command(RATE_HZ)) == 2
     assert link.stats.packets_bad == 0
+
+
+async def test_a_unit_that_ignores_the_rate_is_decoded_at_its_real_rate(running: list[Rig]) -> None:
+    rig = await make_rig(WitMotionFaults(), max_rate_hz=50)  # like a BLE 4.0 part
+    task = await start(running, rig)
+    twin, link = rig.twin, rig.link
+    await poll(lambda: link.stats.gaps.samples_ok >= 25, 20, "2.5 s of data at 10 Hz")
+    link.stop()
+    await task
+    assert twin.ignored_writes == 1 and twin.rate_hz == 10
+    # The read-back told the bridge the truth: batches say 10 Hz, not the 100 Hz asked for.
+    assert {b.fs_hz for b in rig.batches} == {10.0}
+    assert link.stats.effective_fs_hz() == pytest.approx(10, rel=0.15)

@@ -45,6 +45,7 @@ them from their host arrival time at the nominal rate.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -52,9 +53,11 @@ import numpy as np
 import numpy.typing as npt
 from bleak import BleakClient
 
-from calfload.bridge.devices.base import DataCallback, DeviceFamily, SampleBlock
+from calfload.bridge.devices.base import DataCallback, DeviceError, DeviceFamily, SampleBlock
 from calfload.bridge.errors import PacketError
 from calfload.bridge.messages import Placement
+
+log = logging.getLogger(__name__)
 
 SERVICE_UUID: Final = "0000ffe5-0000-1000-8000-00805f9a34fb"
 NOTIFY_CHAR_UUID: Final = "0000ffe4-0000-1000-8000-00805f9a34fb"
@@ -91,6 +94,8 @@ RATE_CODES: Final[dict[int, int]] = {
 }
 #: The vendor waits this long between unlock, the write and save.
 COMMAND_GAP_S: Final = 0.1
+#: How long the recipe waits for the ``55 71`` reply that confirms the rate.
+READBACK_TIMEOUT_S: Final = 1.5
 
 
 def write_register_command(register: int, value: int) -> bytes:
@@ -125,6 +130,16 @@ def set_rate_command(rate_hz: int) -> bytes:
             f"WitMotion cannot stream at {rate_hz} Hz; choose one of {known}"
         ) from None
     return write_register_command(REG_RRATE, code)
+
+
+def register_in_reply(payload: bytes, register: int) -> int | None:
+    """The value of ``register`` if ``payload`` holds a whole ``55 71`` reply starting
+    at it, else ``None``."""
+    marker = bytes([HEADER, FLAG_REGISTER]) + register.to_bytes(2, "little")
+    at = payload.find(marker)
+    if at < 0 or len(payload) < at + 6:
+        return None
+    return int.from_bytes(payload[at + 4 : at + 6], "little", signed=True)
 
 
 def rate_from_code(code: int) -> int | None:
@@ -255,9 +270,11 @@ class WitMotionDecoder:
 
 
 class WitMotion(DeviceFamily):
-    """GATT recipe: subscribe to FFE4, then unlock → rate on FFE9 (the sensor streams
-    on its own once subscribed). The rate is set on every connection and not saved,
-    so the sensor's flash is not rewritten on each run."""
+    """GATT recipe: subscribe to FFE4, then unlock → rate → read the rate back on FFE9
+    (the sensor streams on its own once subscribed). The rate is set on every
+    connection and not saved, so the sensor's flash is not rewritten on each run; the
+    decoder uses the rate the sensor reports back (the requested one if it does not
+    answer within 1.5 s)."""
 
     name = "witmotion"
     label = "WitMotion WT901BLE family (BLE 5.0)"
@@ -272,10 +289,50 @@ class WitMotion(DeviceFamily):
     async def start(
         self, client: BleakClient, on_data: DataCallback, rate_hz: int
     ) -> WitMotionDecoder:
-        command = set_rate_command(rate_hz)  # refuse an impossible rate before touching the sensor
-        decoder = WitMotionDecoder(rate_hz)
-        await client.start_notify(NOTIFY_CHAR_UUID, lambda _c, data: on_data(bytes(data)))
+        try:
+            command = set_rate_command(rate_hz)  # refuse before touching the sensor
+        except ValueError as exc:
+            raise DeviceError(str(exc)) from None
+        loop = asyncio.get_running_loop()
+        readback: asyncio.Future[int] = loop.create_future()
+
+        def on_notify(_char: object, data: bytearray) -> None:
+            payload = bytes(data)
+            if not readback.done():
+                code = register_in_reply(payload, REG_RRATE)
+                if code is not None:
+                    readback.set_result(code)
+            on_data(payload)
+
+        await client.start_notify(NOTIFY_CHAR_UUID, on_notify)
         await client.write_gatt_char(WRITE_CHAR_UUID, unlock_command(), response=True)
         await asyncio.sleep(COMMAND_GAP_S)
         await client.write_gatt_char(WRITE_CHAR_UUID, command, response=True)
-        return decoder
+        await asyncio.sleep(COMMAND_GAP_S)
+        # Read the rate back: a unit that ignored the write (locked, or a rate it does
+        # not offer) keeps streaming at its stored rate, which the decoder must use.
+        await client.write_gatt_char(
+            WRITE_CHAR_UUID, read_register_command(REG_RRATE), response=True
+        )
+        try:
+            code = await asyncio.wait_for(readback, READBACK_TIMEOUT_S)
+        except TimeoutError:
+            log.info("witmotion: no reply to the rate read-back; assuming %d Hz", rate_hz)
+            return WitMotionDecoder(rate_hz)
+        actual = rate_from_code(code & 0xFF)
+        if actual is None:
+            log.warning(
+                "witmotion: the sensor reports rate code 0x%02X after asking for %d Hz; "
+                "decoding at %d Hz",
+                code,
+                rate_hz,
+                rate_hz,
+            )
+            return WitMotionDecoder(rate_hz)
+        if actual != rate_hz:
+            log.warning(
+                "witmotion: asked for %d Hz but the sensor streams at %d Hz (it ignored the rate)",
+                rate_hz,
+                actual,
+            )
+        return WitMotionDecoder(actual)

@@ -4,7 +4,8 @@ vendor-base UUIDs that streams the exact ``55 61`` frames of
 
 Like the real sensor it streams as soon as a central subscribes (at 10 Hz out of
 the box), obeys register writes only within 10 s of an unlock, answers
-``FF AA 27 <reg> 00`` with a ``55 71`` reply, and has no clock. Faults it can
+``FF AA 27 <reg> 00`` with a ``55 71`` reply of its registers, and has no clock.
+``max_rate_hz`` makes it a unit that ignores faster rates (as a BLE 4.0 part may). Faults it can
 inject: junk notifications (alone, or glued after good frames), frames split
 across two notifications, unsolicited register replies, dropped notifications.
 """
@@ -82,12 +83,15 @@ class WitMotionTwin(PacedTwin):
         name: str = "WT901BLE-SIM",
         rate_hz: int = FACTORY_RATE_HZ,
         frames_per_notification: int = 1,
+        max_rate_hz: int | None = None,
         faults: WitMotionFaults | None = None,
     ) -> None:
         super().__init__(radio, name)
         self.simulator = simulator
         self.side = side
         self.rate_hz = rate_hz
+        self.max_rate_hz = max_rate_hz
+        self.registers: dict[int, int] = {witmotion.REG_RRATE: witmotion.RATE_CODES[rate_hz]}
         self.frames_per_notification = frames_per_notification
         self.faults = faults or WitMotionFaults()
         self.commands: list[bytes] = []
@@ -136,8 +140,11 @@ class WitMotionTwin(PacedTwin):
             self.ignored_writes += 1  # locked: the real sensor ignores the write
         elif register == witmotion.REG_RRATE:
             rate = witmotion.rate_from_code(reg_value)
-            if rate is not None:
-                self.rate_hz = rate
+            if rate is None or (self.max_rate_hz is not None and rate > self.max_rate_hz):
+                self.ignored_writes += 1  # a rate this unit does not offer
+                return
+            self.rate_hz = rate
+            self.registers[register] = reg_value
         elif register == witmotion.REG_SAVE and reg_value == 0:
             self.saved_rate_hz = self.rate_hz
 
@@ -146,8 +153,9 @@ class WitMotionTwin(PacedTwin):
 
     async def tick(self, t_sim_s: float) -> None:
         while self._pending_reads:
-            if await self.notify(register_reply(self._pending_reads.pop(0), [360, 105, 122])):
-                self.register_replies_sent += 1
+            start = self._pending_reads.pop(0)
+            values = [self.registers.get(start + i, 0) for i in range(8)]
+            self.register_replies_sent += await self.notify(register_reply(start, values))
         n = self.frames_per_notification
         t = t_sim_s - (n - 1 - np.arange(n, dtype=np.float64)) / self.rate_hz
         _cells, acc, gyr = self.simulator.insole(self.side, t)
