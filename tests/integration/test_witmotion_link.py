@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -180,3 +181,17 @@ async def test_a_unit_that_ignores_the_rate_is_decoded_at_its_real_rate(running:
     # The read-back told the bridge the truth: batches say 10 Hz, not the 100 Hz asked for.
     assert {b.fs_hz for b in rig.batches} == {10.0}
     assert link.stats.effective_fs_hz() == pytest.approx(10, rel=0.15)
+
+
+async def test_a_rate_the_sensor_cannot_do_is_a_clear_error_not_a_crash(running: list[Rig]) -> None:
+    rig = await make_rig(WitMotionFaults())
+    rig.spec = dataclasses.replace(rig.spec, rate_hz=30)
+    rig.__post_init__()
+    running.append(rig)
+    rig.task = asyncio.create_task(rig.link.run())
+    await poll(
+        lambda: rig.link.stats.connects >= 1 and rig.link.stats.last_error != "", 20, "an error"
+    )
+    assert "cannot stream at 30 Hz" in rig.link.stats.last_error
+    assert not rig.task.done()  # the link keeps retrying (and reporting) instead of dying
+    assert rig.twin.commands == []  # nothing was written to the sensor
