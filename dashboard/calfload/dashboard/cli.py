@@ -10,11 +10,11 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from calfload.bridge import topics
+from calfload.bridge import decode_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.dashboard import linkcli, usercli
 
-PLUGINS = (usercli, linkcli)
+PLUGINS = (usercli, linkcli, decode_cli)
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from calfload.bridge.devices.base import DeviceFamily
 from calfload.bridge.devices.open_insole import OpenInsole
+from calfload.bridge.devices.rsc import RunningSpeedCadence
+from calfload.bridge.devices.witmotion import WitMotion
 
-FAMILIES: dict[str, DeviceFamily] = {f.name: f for f in (OpenInsole(),)}
+FAMILIES: dict[str, DeviceFamily] = {
+    f.name: f
+    for f in (
+        OpenInsole(),
+        WitMotion(),
+        RunningSpeedCadence(),
+    )
+}
 
 
 def get_family(name: str) -> DeviceFamily:
