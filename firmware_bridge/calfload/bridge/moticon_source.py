@@ -75,6 +75,7 @@ class MoticonUdpSource:
         self.on_batch = on_batch
         self.dt_us = round(1e6 / spec.fs_hz)
         self.stats: dict[Side, LinkStats] = {side: LinkStats() for side in spec.sensor_ids}
+        self.datagrams_received = 0
         self.datagrams_bad = 0
         self.bound = asyncio.Event()
         self.port: int | None = None
@@ -148,6 +149,7 @@ class MoticonUdpSource:
 
     def process(self, arrival_s: float, datagram: bytes) -> list[RawBatch]:
         """Decode one datagram; return the batches it completes."""
+        self.datagrams_received += 1
         try:
             sample = moticon_udp.decode(datagram, self.spec.layout)
         except PacketError as exc:
