@@ -49,10 +49,11 @@ static const uint8_t kMuxSelect[3] = {D1, D2, D3};
 static const uint8_t kCellPins[6] = {A0, A1, A2, A3, A4, A5};
 #endif
 
-// How the XIAO is glued into the insole: insole axis i = sign[i] * sensor axis axis[i].
-// Default: board flat, USB connector pointing to the heel, components up.
-static const uint8_t kAxis[3] = {1, 0, 2};
-static const int8_t kSign[3] = {-1, -1, 1};
+// How the XIAO is mounted: insole axis i = sign[i] * sensor axis axis[i]. The default is the
+// LSM6DS3's own axes; set these for your mounting and check them as hardware.md describes
+// (flat and still: acc = (0, 0, +9.8); toes down: x = -9.8; athlete's left side up: y = +9.8).
+static const uint8_t kAxis[3] = {0, 1, 2};
+static const int8_t kSign[3] = {1, 1, 1};
 
 static const double kGain[8] = INSOLE_CAL_GAIN_N_PER_US;
 static const double kZero[8] = INSOLE_CAL_ZERO_US;
