@@ -270,3 +270,43 @@ def test_portable_sources_also_compile_as_cpp(source: str, tmp_path: Path) -> No
         capture_output=True,
         cwd=tmp_path,
     )
+
+
+def test_portable_sources_cross_compile_for_the_nrf52840(tmp_path: Path) -> None:
+    """Cortex-M4F with hardware float, newlib's rint/isnan: the board's CPU and C library.
+
+    Needs Debian's gcc-arm-none-eabi + libnewlib-arm-none-eabi, which `make test` does not
+    install (large); the host build above is the required check.
+    """
+    arm = shutil.which("arm-none-eabi-gcc")
+    if arm is None:
+        pytest.skip("arm-none-eabi-gcc not installed (optional: apt-get install gcc-arm-none-eabi)")
+    main = tmp_path / "main.c"
+    main.write_text(
+        '#include "open_insole_packet.h"\n'
+        "static oi_batcher_t b; static oi_packet_t out[2];\n"
+        "static oi_sample_t s;\n"
+        "int main(void) { s.cell_force_n[0] = 1.0; oi_batcher_init(&b, 8, 1, 100, 0);\n"
+        "  return oi_batcher_add(&b, 0, &s, out); }\n"
+    )
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    subprocess.run(
+        [
+            arm,
+            *cpu,
+            "-std=c99",
+            *WARNINGS,
+            "-Os",
+            f"-I{FIRMWARE}",
+            str(main),
+            str(FIRMWARE / "open_insole_packet.c"),
+            str(FIRMWARE / "insole_signal.c"),
+            "-lm",
+            "--specs=nosys.specs",
+            "-o",
+            str(tmp_path / "insole.elf"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (tmp_path / "insole.elf").stat().st_size > 0

@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from calfload.bridge import topics
+from calfload.bridge import cli_calibrate, topics
 from calfload.bridge.mqtt import BrokerUrl
 
 
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     dash.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--http-port", type=int, default=8000, metavar="PORT")
+    cli_calibrate.add_parser(sub)
     return p
 
 
@@ -59,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _process(args)
         if args.command == "dashboard":
             return _dashboard(args)
+        if args.command == "calibrate":
+            return cli_calibrate.run(args)
     except (ValueError, RuntimeError) as exc:
         print(f"calfload: {exc}", file=sys.stderr)
         return 2
