@@ -32,6 +32,7 @@ from calfload.bridge.messages import MessageError, RawBatch, decode
 from calfload.bridge.mqtt import BrokerUrl, make_client
 
 G0_MPS2 = 9.80665
+SETTLE_SAMPLES = 50
 
 
 @dataclass
@@ -103,8 +104,13 @@ class Recorder:
             stream.t_s += [batch.t0_s + i / batch.fs_hz for i in range(batch.n)]
             stream.cells += batch.cell_force_n
 
-    def record(self, samples: int, timeout_s: float) -> dict[str, tuple[FloatArray, FloatArray]]:
-        """Record until every insole has ``samples`` rows; return (times, cells) per side."""
+    def record(
+        self, samples: int, timeout_s: float, settle: int = SETTLE_SAMPLES
+    ) -> dict[str, tuple[FloatArray, FloatArray]]:
+        """Record until every insole has ``samples`` rows after ``settle`` rows (dropped:
+        the runner is still moving into position and older batches are still arriving);
+        return (times, cells) per side."""
+        samples += settle
         with self._lock:
             self._streams = {side: _Stream() for side in self.sensors}
         done = threading.Event()
@@ -129,11 +135,14 @@ class Recorder:
                 )
             if len(s.cells) < samples:
                 raise CalibrationError(
-                    f"only {len(s.cells)} samples from sensor {self.sensors[side]} in "
-                    f"{timeout_s:.0f} s: is the bridge streaming it?"
+                    f"only {max(0, len(s.cells) - settle)} samples from sensor "
+                    f"{self.sensors[side]} in {timeout_s:.0f} s: is the bridge streaming it?"
                 )
         return {
-            side: (np.asarray(s.t_s, dtype=np.float64), np.asarray(s.cells, dtype=np.float64))
+            side: (
+                np.asarray(s.t_s[settle:], dtype=np.float64),
+                np.asarray(s.cells[settle:], dtype=np.float64),
+            )
             for side, s in streams.items()
         }
 
