@@ -310,3 +310,28 @@ def test_portable_sources_cross_compile_for_the_nrf52840(tmp_path: Path) -> None
         capture_output=True,
     )
     assert (tmp_path / "insole.elf").stat().st_size > 0
+
+
+def test_sketch_type_checks_against_the_libraries_declared_apis() -> None:
+    """The .ino is valid C++ against declaration-only stand-ins of Arduino, Bluefruit and
+    LSM6DS3 (host_test/arduino_stubs, from those libraries' public headers). Not a build
+    with the real board package, which is not available here."""
+    gxx = _compiler("g++")
+    subprocess.run(
+        [
+            gxx,
+            "-std=gnu++17",
+            "-fsyntax-only",
+            *WARNINGS[:-2],
+            "-Werror",
+            f"-I{FIRMWARE / 'host_test' / 'arduino_stubs'}",
+            f"-I{FIRMWARE}",
+            "-include",
+            "Arduino.h",
+            "-x",
+            "c++",
+            str(FIRMWARE / "open_insole.ino"),
+        ],
+        check=True,
+        capture_output=True,
+    )
