@@ -204,3 +204,14 @@ def test_cells_that_always_move_together_cannot_be_separated() -> None:
 def test_unusable_data_gives_one_clear_error(trials: list[CalibrationTrial], message: str) -> None:
     with pytest.raises(CalibrationError, match=message):
         fit_cell_calibration(trials)
+
+
+def test_validation_check_meets_its_targets(shared_data: Path) -> None:
+    """The docs/validation.md section: same code, same targets."""
+    from calfload.processing.validation import insole_calibration
+
+    section = insole_calibration.run(shared_data)
+    assert section.passed, section.markdown
+    assert section.metrics["sim_gain_err_pct"] < insole_calibration.SIM_GAIN_TOL_PCT
+    assert section.metrics["real_rms_pct_of_peak"] < insole_calibration.REAL_RMS_TOL_PCT_OF_PEAK
+    assert section.metrics["left_samples"] > 1500 and section.metrics["right_samples"] > 1500
