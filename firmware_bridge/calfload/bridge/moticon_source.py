@@ -17,8 +17,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+import numpy as np
+
 from calfload.bridge.devices import moticon_udp
-from calfload.bridge.devices.moticon_udp import FULL_LAYOUT, Layout, MoticonFoot, Side
+from calfload.bridge.devices.moticon_udp import (
+    FULL_LAYOUT,
+    FloatArray,
+    Layout,
+    MoticonFoot,
+    Side,
+)
 from calfload.bridge.errors import PacketError
 from calfload.bridge.link import LinkStats
 from calfload.bridge.messages import SCHEMA, RawBatch, SensorQuality
@@ -60,8 +68,8 @@ class _Pending:
     t_us: list[int] = field(default_factory=list)
     arrival_s: float = 0.0
     force_n: list[float] = field(default_factory=list)
-    acc: list[list[float]] = field(default_factory=list)
-    gyr: list[list[float]] = field(default_factory=list)
+    acc: list[FloatArray] = field(default_factory=list)
+    gyr: list[FloatArray] = field(default_factory=list)
     has_imu: tuple[bool, bool] = (False, False)
 
 
@@ -193,9 +201,9 @@ class MoticonUdpSource:
         p.arrival_s = arrival_s
         p.force_n.append(foot.total_force_n)
         if foot.acc_mps2 is not None:
-            p.acc.append([round(float(v), 3) for v in foot.acc_mps2])
+            p.acc.append(foot.acc_mps2)
         if foot.gyr_dps is not None:
-            p.gyr.append([round(float(v), 2) for v in foot.gyr_dps])
+            p.gyr.append(foot.gyr_dps)
         if len(p.t_us) >= self.spec.samples_per_batch:
             out += self._close(side)
         return out
@@ -230,9 +238,9 @@ class MoticonUdpSource:
             fs_hz=1e6 / self.dt_us,
             n=n,
             gap_samples=gap,
-            force_n=[round(f, 2) for f in p.force_n],
-            acc_mps2=p.acc if p.has_imu[0] else None,
-            gyr_dps=p.gyr if p.has_imu[1] else None,
+            force_n=np.round(p.force_n, 2).tolist(),
+            acc_mps2=np.round(p.acc, 3).tolist() if p.has_imu[0] else None,
+            gyr_dps=np.round(p.gyr, 2).tolist() if p.has_imu[1] else None,
         )
         self._seq[side] += 1
         return [batch]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final, Literal
 
 import numpy as np
@@ -56,13 +57,19 @@ class Layout:
 
     groups: tuple[tuple[Side, Group], ...]
 
-    @property
+    @cached_property
     def n_values(self) -> int:
         return 1 + sum(WIDTH[g] for _, g in self.groups)
 
-    @property
+    @cached_property
     def sides(self) -> tuple[Side, ...]:
         return tuple(dict.fromkeys(side for side, _ in self.groups))
+
+    @cached_property
+    def starts(self) -> npt.NDArray[np.intp]:
+        """Index of each group's first value in the datagram."""
+        widths = [WIDTH[g] for _, g in self.groups]
+        return np.cumsum([1, *widths[:-1]]).astype(np.intp)
 
 
 #: Every channel selected (the layout both community consumers read).
@@ -115,10 +122,9 @@ def decode(datagram: bytes | bytearray, layout: Layout = FULL_LAYOUT) -> Moticon
     data = bytes(datagram)
     if len(data) > MAX_DATAGRAM:
         raise PacketError("length", f"Moticon datagram of {len(data)} bytes is too long", data)
-    try:
-        words = data.decode("ascii").split()
-    except UnicodeDecodeError:
-        raise PacketError("field", "Moticon datagram is not ASCII text", data) from None
+    if not data.isascii():
+        raise PacketError("field", "Moticon datagram is not ASCII text", data)
+    words = data.split()
     if len(words) != layout.n_values:
         raise PacketError(
             "length",
@@ -127,7 +133,7 @@ def decode(datagram: bytes | bytearray, layout: Layout = FULL_LAYOUT) -> Moticon
             data,
         )
     try:
-        values = np.array([float(w) for w in words], dtype=np.float64)
+        values = np.array(list(map(float, words)), dtype=np.float64)
     except ValueError:
         raise PacketError(
             "field", "Moticon datagram holds a value that is not a number", data
@@ -136,21 +142,22 @@ def decode(datagram: bytes | bytearray, layout: Layout = FULL_LAYOUT) -> Moticon
     if not math.isfinite(t_s) or t_s < 0:
         raise PacketError("field", f"Moticon datagram has an invalid time {words[0]!r}", data)
 
+    # One vectorised finiteness check: how many non-finite values each group holds.
+    starts = layout.starts
+    bad = np.add.reduceat(~np.isfinite(values), starts) if len(starts) else starts
     parts: dict[Side, dict[str, object]] = {side: {} for side in layout.sides}
-    at = 1
-    for side, group in layout.groups:
-        chunk = values[at : at + WIDTH[group]]
-        at += WIDTH[group]
-        if not np.all(np.isfinite(chunk)):
+    for (side, group), at, n_bad in zip(layout.groups, starts.tolist(), bad.tolist(), strict=True):
+        if n_bad:
             continue  # that group is missing in this sample
+        chunk = values[at : at + WIDTH[group]]
         if group == "acc":
             parts[side]["acc_mps2"] = chunk * G0_MPS2
         elif group == "gyr":
-            parts[side]["gyr_dps"] = chunk.copy()
+            parts[side]["gyr_dps"] = chunk
         elif group == "cop":
-            parts[side]["cop"] = chunk.copy()
+            parts[side]["cop"] = chunk
         elif group == "pressure":
-            parts[side]["pressure_ncm2"] = chunk.copy()
+            parts[side]["pressure_ncm2"] = chunk
         else:
             parts[side]["total_force_n"] = float(chunk[0])
     feet = {side: MoticonFoot(**kw) for side, kw in parts.items()}  # type: ignore[arg-type]
