@@ -335,3 +335,34 @@ def test_sketch_type_checks_against_the_libraries_declared_apis() -> None:
         check=True,
         capture_output=True,
     )
+
+
+def test_firmware_notifications_through_the_bridge_link(tool: HostTool) -> None:
+    """The C batcher's notifications, fed to the bridge's own SensorLink.process: every sample
+    once, on one clock, and the firmware's skipped slots reported as gap_samples."""
+    from bleak.backends.device import BLEDevice
+
+    from calfload.bridge.link import SensorLink, SensorSpec
+
+    spec = SensorSpec("ins-L", "a1", "left", "insole", "open-insole", BLEDevice("AA", "x", None))
+    link = SensorLink(spec, lambda _b: None, lambda *_a: None)
+    assert tool.ask("B 8 1 100 0") == ["OK"]
+    dt = 10_000
+    skipped = {12, 13, 14, 40}
+    notes: list[bytes] = []
+    for i in range(60):
+        if i in skipped:
+            continue
+        cells = [float(i)] * 8
+        notes += [
+            bytes.fromhex(h)
+            for h in tool.ask(_sample_line(5_000_000 + i * dt, cells, [0, 0, 9.8], [0, 0, 0]))
+        ]
+    notes += [bytes.fromhex(h) for h in tool.ask("F")]
+    batches = [link.process(100.0 + k * 0.05, raw) for k, raw in enumerate(notes)]
+    forces = [row[0] for b in batches for row in (b.cell_force_n or [])]
+    assert forces == [float(i) for i in range(60) if i not in skipped]
+    assert sum(b.gap_samples for b in batches) == len(skipped)
+    assert link.stats.packets_bad == 0 and link.stats.gaps.samples_lost == len(skipped)
+    starts = [b.t0_s for b in batches]
+    assert starts == sorted(starts)
