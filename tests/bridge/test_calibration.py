@@ -215,3 +215,33 @@ def test_validation_check_meets_its_targets(shared_data: Path) -> None:
     assert section.metrics["sim_gain_err_pct"] < insole_calibration.SIM_GAIN_TOL_PCT
     assert section.metrics["real_rms_pct_of_peak"] < insole_calibration.REAL_RMS_TOL_PCT_OF_PEAK
     assert section.metrics["left_samples"] > 1500 and section.metrics["right_samples"] > 1500
+
+
+def test_an_insole_with_few_loaded_samples_is_still_fitted() -> None:
+    """Cells are judged on the trials of their own insole, not drowned by the other's samples."""
+    rng = np.random.default_rng(8)
+    gains = {"left": np.linspace(0.5, 2.0, N_CELLS), "right": np.linspace(2.0, 0.5, N_CELLS)}
+    zeros = {s: np.zeros(N_CELLS) for s in gains}
+    bw = BODY_MASS_KG * G0
+    trials = [
+        CalibrationTrial(
+            f"{s} lifted", 0.0, {s: _simulated_insole(rng, gains[s], zeros[s], np.zeros(200))}
+        )
+        for s in gains
+    ]
+    trials.append(
+        CalibrationTrial(
+            "on left",
+            bw,
+            {"left": _simulated_insole(rng, gains["left"], zeros["left"], np.full(100, bw))},
+        )
+    )
+    trials.append(
+        CalibrationTrial(
+            "on right",
+            bw,
+            {"right": _simulated_insole(rng, gains["right"], zeros["right"], np.full(20_000, bw))},
+        )
+    )
+    result = fit_cell_calibration(trials)
+    np.testing.assert_allclose(result["left"].gain_n_per_unit, gains["left"], rtol=0.02)

@@ -151,6 +151,7 @@ def fit_cell_calibration(trials: Sequence[CalibrationTrial]) -> dict[str, CellCa
     column = {s: int(offsets[k]) for k, s in enumerate(insoles)}
     rows: list[FloatArray] = []
     targets: list[FloatArray] = []
+    present: dict[str, list[npt.NDArray[np.bool_]]] = {s: [] for s in insoles}
     for trial in trials:
         n = len(_as_samples(trial, next(iter(trial.cells))))
         load = _loads(trial, n)
@@ -163,6 +164,8 @@ def fit_cell_calibration(trials: Sequence[CalibrationTrial]) -> dict[str, CellCa
             x[:, c0 : c0 + n_cells[insole]] = _as_samples(trial, insole)[keep] - zero[insole]
         rows.append(x)
         targets.append(load[keep])
+        for insole in insoles:
+            present[insole].append(np.full(len(x), insole in trial.cells))
     if not rows:
         raise CalibrationError(
             "no loaded trial: stand on the insole(s) with a known load (e.g. body weight)"
@@ -176,7 +179,14 @@ def fit_cell_calibration(trials: Sequence[CalibrationTrial]) -> dict[str, CellCa
             f"(at least {MIN_ROWS_PER_UNKNOWN * n_unknowns} samples)"
         )
 
-    rise = np.percentile(x_all, 99, axis=0)
+    # A cell's rise above its zero, over the loaded samples of trials that include its insole.
+    rise = np.zeros(n_unknowns)
+    for insole in insoles:
+        mask = np.concatenate(present[insole])
+        c0 = column[insole]
+        if mask.any():
+            block = x_all[mask, c0 : c0 + n_cells[insole]]
+            rise[c0 : c0 + n_cells[insole]] = np.percentile(block, 99, axis=0)
     floor = max(1e-12, 0.01 * float(rise.max()))
     for insole in insoles:
         for i in range(n_cells[insole]):
