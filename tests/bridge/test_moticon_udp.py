@@ -162,3 +162,33 @@ def test_spec_rejects_a_layout_without_the_insole() -> None:
         MoticonUdpSpec("a1", {"left": "x"}, layout=parse_layout("time right.total_force"))
     with pytest.raises(ValueError, match=r"must include left\.total_force"):
         MoticonUdpSpec("a1", {"left": "x"}, layout=parse_layout("time left.acc"))
+
+
+def test_a_repeat_at_a_batch_boundary_is_not_counted_twice() -> None:
+    samples = simulated_samples(20)
+    src = _source(samples_per_batch=5)
+    batches = []
+    for k, s in enumerate(samples):
+        batches += src.process(float(k), moticon_udp.encode(s))
+        if k == 4:  # sample 4 closes the first batch; its repeat must be dropped
+            batches += src.process(float(k), moticon_udp.encode(s))
+    batches += src.flush()
+    forces = [f for b in batches if b.side == "left" for f in (b.force_n or [])]
+    assert forces == [s.feet["left"].total_force_n for s in samples]
+    assert src.stats["left"].bad_by_reason == {"order": 1}  # type: ignore[index]
+
+
+def test_a_new_opengo_recording_starts_a_new_time_base_without_losing_samples() -> None:
+    first = simulated_samples(30, t0_s=50.0)
+    second = simulated_samples(30, t0_s=0.0)  # OpenGo restarted: time back to 0
+    src = _source(samples_per_batch=10)
+    batches = []
+    for k, s in enumerate(first + second):
+        batches += src.process(1000.0 + k / 100, moticon_udp.encode(s))
+    batches += src.flush()
+    left = [b for b in batches if b.side == "left"]
+    assert sum(b.n for b in left) == 60  # nothing dropped as "out of order"
+    assert sum(b.gap_samples for b in left) == 0  # and no fake gap across the restart
+    assert src.restarts == {"left": 1, "right": 1}
+    t0 = [b.t0_s for b in left]
+    assert t0 == sorted(t0)  # session time keeps running forward

@@ -34,6 +34,8 @@ from calfload.bridge.timebase import SensorClock
 
 log = logging.getLogger(__name__)
 FAMILY: Final = "moticon-udp"
+#: A stream time this far before the previous sample means a new recording, not a reorder.
+RESTART_BACKSTEP_US: Final = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class MoticonUdpSource:
         self._clock: dict[Side, SensorClock] = {side: SensorClock() for side in spec.sensor_ids}
         self._pending: dict[Side, _Pending] = {side: _Pending() for side in spec.sensor_ids}
         self._seq: dict[Side, int] = dict.fromkeys(spec.sensor_ids, 0)
+        self._last_us: dict[Side, int] = {}
+        self.restarts: dict[Side, int] = dict.fromkeys(spec.sensor_ids, 0)
         self._stop = asyncio.Event()
 
     # -- BatchSource
@@ -180,22 +184,33 @@ class MoticonUdpSource:
         if foot.total_force_n is None:
             self._bad(side, "missing", f"Moticon UDP: no {side} total force at t = {t_us / 1e6} s")
             return []
-        p = self._pending[side]
         out: list[RawBatch] = []
         has_imu = (foot.acc_mps2 is not None, foot.gyr_dps is not None)
-        if p.t_us:
-            step = t_us - p.t_us[-1]
-            if step < self.dt_us // 2:
-                self._bad(
-                    side,
-                    "order",
-                    f"Moticon UDP: {side} sample at {t_us / 1e6} s is repeated or out of order",
-                )
-                return []
-            if abs(step - self.dt_us) > self.dt_us // 2 or has_imu != p.has_imu:
-                out += self._close(side)  # a gap (or a change of channels) ends the batch
+        last_us = self._last_us.get(side)
+        if last_us is not None and t_us < last_us - RESTART_BACKSTEP_US:
+            # The stream's clock went far back: OpenGo started a new recording.
+            # Close what we have and start a new time base, as after a reconnect.
+            out += self._close(side)
+            self._clock[side] = SensorClock()
+            self.stats[side].gaps.reset()
+            self.restarts[side] += 1
+            log.info("Moticon UDP: %s stream restarted at t = %.3f s", side, t_us / 1e6)
+            last_us = None
+        if last_us is not None and t_us - last_us < self.dt_us // 2:
+            self._bad(
+                side,
+                "order",
+                f"Moticon UDP: {side} sample at {t_us / 1e6} s is repeated or out of order",
+            )
+            return out
+        p = self._pending[side]
+        if p.t_us and (
+            abs(t_us - p.t_us[-1] - self.dt_us) > self.dt_us // 2 or has_imu != p.has_imu
+        ):
+            out += self._close(side)  # a gap (or a change of channels) ends the batch
         p = self._pending[side]
         self.stats[side].packets_ok += 1
+        self._last_us[side] = t_us
         p.has_imu = has_imu
         p.t_us.append(t_us)
         p.arrival_s = arrival_s
