@@ -192,3 +192,36 @@ def test_a_new_opengo_recording_starts_a_new_time_base_without_losing_samples() 
     assert src.restarts == {"left": 1, "right": 1}
     t0 = [b.t0_s for b in left]
     assert t0 == sorted(t0)  # session time keeps running forward
+
+
+_SOURCE = _source(samples_per_batch=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.binary(max_size=300)
+        | st.builds(
+            lambda t, f: moticon_udp.encode(simulated_samples(1, t0_s=t)[0]).replace(
+                b" 0.0 ", f" {f} ".encode(), 1
+            ),
+            st.floats(0, 1e6, allow_nan=False),
+            st.sampled_from(["nan", "inf", "-1e308", "x"]),
+        ),
+        max_size=20,
+    )
+)
+def test_fuzz_the_source_never_raises(datagrams: list[bytes]) -> None:
+    for d in datagrams:
+        for batch in _SOURCE.process(0.0, d):
+            assert batch.n >= 1 and len(batch.force_n or []) == batch.n
+
+
+def test_implausible_values_mark_only_that_group_missing() -> None:
+    words = HAND_DATAGRAM.decode().split()
+    words[2] = "1e308"  # left acceleration y: overflows once converted to m/s²
+    words[9] = "-5000"  # left pressure 1
+    s = moticon_udp.decode(" ".join(words).encode())
+    left = s.feet["left"]
+    assert left.acc_mps2 is None and left.pressure_ncm2 is None
+    assert left.gyr_dps is not None and left.total_force_n == 700.0

@@ -47,6 +47,15 @@ G0_MPS2: Final = 9.80665
 WIDTH: Final[Mapping[str, int]] = {"acc": 3, "gyr": 3, "cop": 2, "pressure": 16, "total_force": 1}
 FOOT_GROUPS: Final[tuple[Group, ...]] = ("acc", "gyr", "cop", "pressure", "total_force")
 MAX_DATAGRAM: Final = 4096
+#: Plausibility limits (absolute value, in the stream's units); a group with a value beyond its
+#: limit, or not finite, is treated as missing in that sample. Far above any insole's range.
+LIMIT: Final[Mapping[str, float]] = {
+    "acc": 64.0,  # g
+    "gyr": 10_000.0,  # dps
+    "cop": 1.0,  # insole-normalised
+    "pressure": 1_000.0,  # N/cm²
+    "total_force": 20_000.0,  # N
+}
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -64,6 +73,14 @@ class Layout:
     @cached_property
     def sides(self) -> tuple[Side, ...]:
         return tuple(dict.fromkeys(side for side, _ in self.groups))
+
+    @cached_property
+    def limits(self) -> FloatArray:
+        """Per-value plausibility limit, in datagram order (time unchecked here)."""
+        return np.array(
+            [np.inf] + [LIMIT[g] for _, g in self.groups for _ in range(WIDTH[g])],
+            dtype=np.float64,
+        )
 
     @cached_property
     def starts(self) -> npt.NDArray[np.intp]:
@@ -101,8 +118,8 @@ def parse_layout(spec: str | Sequence[str]) -> Layout:
 
 @dataclass(frozen=True)
 class MoticonFoot:
-    """One insole's values in one sample; a group is ``None`` when not streamed or
-    not finite (the insole is out of range)."""
+    """One insole's values in one sample; a group is ``None`` when not streamed, not
+    finite, or beyond :data:`LIMIT` (the insole is out of range)."""
 
     acc_mps2: FloatArray | None = None
     gyr_dps: FloatArray | None = None
@@ -142,9 +159,10 @@ def decode(datagram: bytes | bytearray, layout: Layout = FULL_LAYOUT) -> Moticon
     if not math.isfinite(t_s) or t_s < 0:
         raise PacketError("field", f"Moticon datagram has an invalid time {words[0]!r}", data)
 
-    # One vectorised finiteness check: how many non-finite values each group holds.
+    # One vectorised check: how many values of each group are non-finite or implausible.
     starts = layout.starts
-    bad = np.add.reduceat(~np.isfinite(values), starts) if len(starts) else starts
+    implausible = ~(np.abs(values) <= layout.limits)  # NaN compares False: counted too
+    bad = np.add.reduceat(implausible, starts) if len(starts) else starts
     parts: dict[Side, dict[str, object]] = {side: {} for side in layout.sides}
     for (side, group), at, n_bad in zip(layout.groups, starts.tolist(), bad.tolist(), strict=True):
         if n_bad:
