@@ -151,3 +151,17 @@ def test_pairing_keeps_only_samples_taken_together() -> None:
     pa, pb = cli_calibrate.pair_by_time(t, a, b_t, b, 100.0)
     assert pa[:, 0].tolist() == [0, 1, 2, 3, 4, 6, 7, 8, 9]
     assert pb[:, 0].tolist() == [100, 101, 102, 103, 104, 105, 106, 107, 108]
+
+
+def test_steps_for_one_insole_include_its_unloaded_trial() -> None:
+    bw = BODY_KG * G0
+    one = cli_calibrate.steps(["left"], BODY_KG, 0.0)
+    assert [s.loads_n for s in one] == [{"left": bw}, {"left": 0.0}]
+    both = cli_calibrate.steps(["left", "right"], BODY_KG, EXTRA_KG)
+    assert [s.loads_n for s in both] == [
+        {"left": bw, "right": 0.0},
+        {"right": bw, "left": 0.0},
+        {"both": bw},
+        {"left": (BODY_KG + EXTRA_KG) * G0},
+        {"right": (BODY_KG + EXTRA_KG) * G0},
+    ]
