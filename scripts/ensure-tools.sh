@@ -2,7 +2,8 @@
 # Install the system tools a make target needs, from Debian, when they are missing.
 #   python  python3-venv (needed by `python3 -m venv` on Debian)
 #   node    nodejs + npm (to build the dashboard's JavaScript from npm packages)
-#   test    mosquitto + chromium (the test suite's real broker and browser)
+#   test    mosquitto + chromium (the test suite's real broker and browser),
+#           g++ (with gcc: compiles the insole firmware's portable encoder for its tests)
 set -euo pipefail
 
 need=()
@@ -17,6 +18,7 @@ case "${1:-}" in
   test)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
     command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
+    { command -v gcc >/dev/null && command -v g++ >/dev/null; } || need+=(g++)
     ;;
   *)
     echo "usage: $0 python|node|test" >&2

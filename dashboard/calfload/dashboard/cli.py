@@ -10,11 +10,11 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from calfload.bridge import decode_cli, topics
+from calfload.bridge import cli_calibrate, decode_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.dashboard import linkcli, usercli
 
-PLUGINS = (usercli, linkcli, decode_cli)
+PLUGINS = (usercli, linkcli, decode_cli, cli_calibrate)
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
 

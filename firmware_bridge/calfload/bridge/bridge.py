@@ -26,6 +26,7 @@ from calfload.bridge.messages import (
     encode,
 )
 from calfload.bridge.mqtt import BrokerUrl, make_client
+from calfload.bridge.sources import BatchSource
 
 log = logging.getLogger(__name__)
 QUALITY_PERIOD_S = 2.0
@@ -43,6 +44,7 @@ class Bridge:
         base: str = topics.DEFAULT_BASE,
         backend: type[BaseBleakClient] | None = None,
         bridge_id: str | None = None,
+        sources: Sequence[BatchSource] = (),
     ) -> None:
         self.broker = broker
         self.base = topics.check_base(base)
@@ -53,6 +55,9 @@ class Bridge:
             SensorLink(spec, self._publish_batch, self._on_sensor_state, backend=backend)
             for spec in self.specs
         ]
+        self.sources = list(sources)  # non-BLE sources, e.g. Moticon UDP
+        for source in self.sources:
+            source.attach(self._publish_batch)
         self.batches_published = 0
         self._availability: dict[str, SensorAvailability] = {}
         self._client = make_client(
@@ -148,7 +153,7 @@ class Bridge:
         tasks = [
             asyncio.create_task(link.run(), name=f"link-{link.spec.sensor_id}")
             for link in self.links
-        ]
+        ] + [asyncio.create_task(source.run()) for source in self.sources]
         try:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -159,9 +164,14 @@ class Bridge:
                         encode(self.quality(link)),
                         retain=True,
                     )
+                for quality in (q for source in self.sources for q in source.quality()):
+                    topic = topics.sensor_quality(self.base, quality.sensor_id)
+                    self._publish(topic, encode(quality), retain=True)
         finally:
             for link in self.links:
                 link.stop()
+            for source in self.sources:
+                source.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
             info = self._publish_offline()
             with contextlib.suppress(RuntimeError, ValueError):

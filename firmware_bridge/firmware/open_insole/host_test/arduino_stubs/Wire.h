@@ -1,0 +1,2 @@
+/* Declaration-only stand-in (see README.md). */
+#pragma once
