@@ -359,7 +359,7 @@ def test_firmware_notifications_through_the_bridge_link(tool: HostTool) -> None:
             for h in tool.ask(_sample_line(5_000_000 + i * dt, cells, [0, 0, 9.8], [0, 0, 0]))
         ]
     notes += [bytes.fromhex(h) for h in tool.ask("F")]
-    batches = [link.process(100.0 + k * 0.05, raw) for k, raw in enumerate(notes)]
+    batches = [b for k, raw in enumerate(notes) for b in link.process(100.0 + k * 0.05, raw)]
     forces = [row[0] for b in batches for row in (b.cell_force_n or [])]
     assert forces == [float(i) for i in range(60) if i not in skipped]
     assert sum(b.gap_samples for b in batches) == len(skipped)
