@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from calfload.bridge.devices.base import DeviceFamily
+from calfload.bridge.devices.movesense import Movesense
 from calfload.bridge.devices.open_insole import OpenInsole
+from calfload.bridge.devices.polar_pmd import PolarPmd
 
-FAMILIES: dict[str, DeviceFamily] = {f.name: f for f in (OpenInsole(),)}
+FAMILIES: dict[str, DeviceFamily] = {
+    f.name: f
+    for f in (
+        OpenInsole(),
+        Movesense(),
+        PolarPmd(),
+    )
+}
 
 
 def get_family(name: str) -> DeviceFamily:
