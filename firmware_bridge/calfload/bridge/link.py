@@ -22,7 +22,7 @@ from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
-from calfload.bridge.devices.base import Decoder, DeviceFamily, SampleBlock
+from calfload.bridge.devices.base import Decoder, DeviceError, DeviceFamily, SampleBlock
 from calfload.bridge.devices.registry import get_family
 from calfload.bridge.errors import PacketError
 from calfload.bridge.messages import SCHEMA, Placement, RawBatch, Side
@@ -119,7 +119,7 @@ class SensorLink:
                 try:
                     await self._session()
                     attempt = 0
-                except (BleakError, TimeoutError, OSError, EOFError) as exc:
+                except (BleakError, DeviceError, TimeoutError, OSError, EOFError) as exc:
                     self.stats.last_error = f"{type(exc).__name__}: {exc}"
                     log.warning(
                         "sensor %s: connection failed (%s); retrying",
