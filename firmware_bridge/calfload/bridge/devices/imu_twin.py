@@ -146,11 +146,12 @@ class ImuTwin(abc.ABC):
         sample = 0
         seq = 0
         while True:
-            dt_s = 1.0 / self.rate_hz
             if not self._streaming.is_set():
                 await self._streaming.wait()
+                # A new subscription may have changed the rate: restart on its grid.
                 now_sim = loop.time() - self._t_sim_origin
-                sample = max(sample, int(now_sim / dt_s))
+                sample = int(now_sim * self.rate_hz) + 1
+            dt_s = 1.0 / self.rate_hz
             n = self.samples_per_packet
             t = (sample + np.arange(n, dtype=np.float64)) * dt_s
             delay = self._t_sim_origin + t[-1] - loop.time()
