@@ -203,7 +203,7 @@ async def test_verity_sdk_mode_delta_frames_and_true_values(rig: Rig) -> None:
             pmd.ACC: {0: 208, 1: 16, 2: 16, 4: 3},
             pmd.GYRO: {0: 208, 1: 16, 2: 2000, 4: 3},
         }
-        assert decoder.rate_hz == 208.0 and decoder.gyro
+        assert decoder.rate_hz == 208.0 and decoder.pair
         assert decoder.acc_factor == pytest.approx(16000 / 32768)  # from the START reply
         assert decoder.gyr_factor == pytest.approx(2000 / 32768)
         await wait_for(lambda: twin.samples_sent >= 208, "one second of samples")
@@ -235,7 +235,7 @@ async def test_h10_raw_frames_and_error_reply(rig: Rig) -> None:
         notes: list[bytes] = []
         decoder = await pmd.PolarPmd().start(client, notes.append, 200)
         assert twin.commands[-1] == bytes.fromhex("02 02 00 01 C8 00 01 01 10 00 02 01 08 00")
-        assert not decoder.gyro and decoder.rate_hz == 200.0
+        assert not decoder.pair and decoder.rate_hz == 200.0
         await wait_for(lambda: twin.samples_sent >= 200, "one second of samples")
         await pmd.PolarPmd().stop(client)
         await wait_for(lambda: len(notes) >= twin.notifications_sent, "all notifications")

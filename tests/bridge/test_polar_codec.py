@@ -69,7 +69,7 @@ def test_factor_scales_delta_frames() -> None:
 
 
 def test_acc_and_gyro_are_paired_by_time() -> None:
-    decoder = pmd.PolarDecoder(rate_hz=100.0, acc_factor=1.0, gyr_factor=0.5, gyro=True)
+    decoder = pmd.PolarDecoder(rate_hz=100.0, acc_factor=1.0, gyr_factor=0.5, pair=True)
     t_ns = 10_000_000_000
     acc = np.arange(30).reshape(10, 3)
     gyr = -np.arange(30).reshape(10, 3)
@@ -78,7 +78,7 @@ def test_acc_and_gyro_are_paired_by_time() -> None:
     assert block.n == 10 and block.t0_sensor_us == 10_000_000 - 90_000
     np.testing.assert_allclose(block.gyr_dps, gyr * 0.5)
     # The gyro starts one frame later: the first acc frame goes out alone, then pairs.
-    decoder = pmd.PolarDecoder(rate_hz=100.0, gyro=True)
+    decoder = pmd.PolarDecoder(rate_hz=100.0, pair=True)
     assert decoder.feed(pmd.encode_delta(pmd.ACC, t_ns, acc)) == []
     assert decoder.feed(pmd.encode_delta(pmd.ACC, t_ns + 100_000_000, acc)) == []
     blocks = decoder.feed(pmd.encode_delta(pmd.GYRO, t_ns + 100_000_000, gyr))
@@ -120,7 +120,6 @@ def test_control_point_bytes() -> None:
         (ACC_DELTA_TYPE1[:-1], "length"),
         (ACC_DELTA_TYPE1[:-4], "length"),  # block header without its bits
         (ACC_RAW_TYPE1[:9] + b"\x07" + ACC_RAW_TYPE1[10:], "type"),
-        (GYR_DELTA_TYPE0, "type"),  # gyro frame on an accelerometer-only stream
     ],
 )
 def test_bad_frames_raise_packet_error(payload: bytes, reason: str) -> None:
@@ -136,6 +135,10 @@ def test_registry_and_decode_options() -> None:
     assert isinstance(decoder, pmd.PolarDecoder)
     assert (decoder.rate_hz, decoder.acc_factor, decoder.gyr_factor) == (52.0, 0.5, 1.0)
     assert family.decoder().rate_hz == 200.0  # type: ignore[attr-defined]
+    # Pasted frames decode one by one: a GYRO frame alone gives angular rate at once.
+    (gyr,) = family.decoder(gyr_factor=0.5).feed(GYR_DELTA_TYPE0)  # type: ignore[call-arg]
+    assert gyr.acc_mps2 is None and gyr.gyr_dps is not None
+    np.testing.assert_allclose(gyr.gyr_dps[1], [-11.5, 5.5, 8.0])
     assert family.matches("Polar Sense B5A1E12F", [])
     assert pmd.choose_rate(200, [26, 52, 104, 208, 416]) == 208
     assert pmd.choose_rate(500, [25, 50, 100, 200]) == 500
@@ -156,8 +159,8 @@ def test_delta_round_trip(n: int, amplitude: int, data: st.DataObject) -> None:
 
 @given(st.lists(st.binary(max_size=260), max_size=6), st.booleans())
 @settings(max_examples=400, deadline=None)
-def test_fuzz_random_bytes_only_raise_packet_error(payloads: list[bytes], gyro: bool) -> None:
-    decoder = pmd.PolarDecoder(rate_hz=208.0, gyro=gyro)
+def test_fuzz_random_bytes_only_raise_packet_error(payloads: list[bytes], pair: bool) -> None:
+    decoder = pmd.PolarDecoder(rate_hz=208.0, pair=pair)
     for payload in payloads:
         try:
             blocks = decoder.feed(payload)

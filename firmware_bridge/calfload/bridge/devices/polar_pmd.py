@@ -403,9 +403,11 @@ class PolarDecoder:
 
     ``rate_hz`` is the agreed sample rate (from the start request), ``acc_factor`` and
     ``gyr_factor`` the FACTOR values of the START responses (1.0 when the device sends
-    none; the H10's raw ACC frames ignore it). With ``gyro=True`` (Verity Sense) ACC
-    and GYRO samples are paired in arrival order into blocks carrying both; an
-    unmatched backlog longer than one second is emitted alone rather than held.
+    none; the H10's raw ACC frames ignore it). With ``pair=True`` (a live Verity
+    Sense streaming both) ACC and GYRO samples are paired by sensor time into blocks
+    carrying both; a stretch only one stream covers, or an unmatched backlog longer
+    than one second, is emitted alone rather than held. With ``pair=False`` every
+    frame gives its own block (ACC-only or GYRO-only), as ``calfload decode`` needs.
     Block times: the frame timestamp is the last sample; earlier ones are spaced at
     ``1 / rate_hz``. ``t0_sensor_us`` is µs since 2000-01-01 on the sensor clock.
     """
@@ -413,7 +415,7 @@ class PolarDecoder:
     rate_hz: float = 200.0
     acc_factor: float = 1.0
     gyr_factor: float = 1.0
-    gyro: bool = False
+    pair: bool = False
     _acc: list[tuple[int, FloatArray]] = field(default_factory=list)
     _gyr: list[tuple[int, FloatArray]] = field(default_factory=list)
 
@@ -433,16 +435,14 @@ class PolarDecoder:
                 scale = 1.0
             acc = frame.samples.astype(np.float64) * scale * G0_MPS2 / 1000.0
             self._check(acc, MAX_ABS_ACC_MPS2, "acceleration", payload)
-            if not self.gyro:
+            if not self.pair:
                 return [SampleBlock(n=n, fs_hz=self.rate_hz, t0_sensor_us=t0_us, acc_mps2=acc)]
             self._acc.append((t0_us, acc))
         else:
-            if not self.gyro:
-                raise PacketError(
-                    "type", "PMD GYRO frame on a stream started without gyro", payload
-                )
             gyr = frame.samples.astype(np.float64) * self.gyr_factor
             self._check(gyr, MAX_ABS_GYR_DPS, "angular rate", payload)
+            if not self.pair:
+                return [SampleBlock(n=n, fs_hz=self.rate_hz, t0_sensor_us=t0_us, gyr_dps=gyr)]
             self._gyr.append((t0_us, gyr))
         return self._pair()
 
@@ -570,10 +570,12 @@ class PolarPmd(DeviceFamily):
         rate_hz: int | None = None,
         acc_factor: float = 1.0,
         gyr_factor: float = 1.0,
-        gyro: bool = True,
     ) -> PolarDecoder:
-        """A decoder for pasted payloads: 200 Hz and factor 1.0 unless given."""
-        return PolarDecoder(float(rate_hz or self.default_rate_hz), acc_factor, gyr_factor, gyro)
+        """A decoder for pasted payloads (``calfload decode polar``): every frame decodes
+        on its own. ``rate_hz`` (default 200) and the factors (default 1.0, i.e. the raw
+        H10 frames' mG; for Verity Sense delta frames pass the START reply's FACTOR)
+        are what the start exchange would have told the live decoder."""
+        return PolarDecoder(float(rate_hz or self.default_rate_hz), acc_factor, gyr_factor)
 
     async def start(self, client: BleakClient, on_data: DataCallback, rate_hz: int) -> PolarDecoder:
         label = f"Polar sensor {client.address}"
@@ -596,7 +598,7 @@ class PolarPmd(DeviceFamily):
             float(setups[0].rate_hz),
             setups[0].factor,
             setups[1].factor if len(setups) > 1 else 1.0,
-            gyro=len(setups) > 1,
+            pair=len(setups) > 1,
         )
 
     async def _start_stream(self, cp: _ControlPoint, measurement: int, rate_hz: int) -> StreamSetup:
