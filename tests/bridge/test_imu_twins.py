@@ -223,7 +223,8 @@ async def test_verity_sdk_mode_delta_frames_and_true_values(rig: Rig) -> None:
 
 
 async def test_h10_raw_frames_and_error_reply(rig: Rig) -> None:
-    twin = await rig.add(PolarTwin(rig.radio, rig.sim, "left", model="h10"))
+    # Settings replies in two indications exercise the control point's "more" frames.
+    twin = await rig.add(PolarTwin(rig.radio, rig.sim, "left", model="h10", split_replies=True))
     assert isinstance(twin, PolarTwin)
     async with rig.client(twin) as client:
         with pytest.raises(
@@ -231,6 +232,7 @@ async def test_h10_raw_frames_and_error_reply(rig: Rig) -> None:
         ):
             await pmd.PolarPmd().start(client, lambda _b: None, 500)
         assert twin.replies[-1] == bytes.fromhex("F0 02 02 08")
+        assert twin.replies[0][4] == 1 and twin.replies[1][0] == 0  # settings: more, then last
         assert client.is_connected and not twin.streaming
         notes: list[bytes] = []
         decoder = await pmd.PolarPmd().start(client, notes.append, 200)

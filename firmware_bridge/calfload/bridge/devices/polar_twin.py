@@ -77,6 +77,7 @@ class PolarTwin(ImuTwin):
         name: str | None = None,
         clock_offset_s: float = H10_DEFAULT_TIME_S + 3.25,
         samples_per_packet: int = 18,
+        split_replies: bool = False,
         faults: TwinFaults | None = None,
     ) -> None:
         super().__init__(
@@ -90,6 +91,8 @@ class PolarTwin(ImuTwin):
             faults=faults,
         )
         self.model: Model = model
+        #: Send settings replies in two indications (``more`` = 1, then a continuation).
+        self.split_replies = split_replies
         self.sdk_mode = False
         self.active: dict[int, dict[int, int]] = {}  # measurement → selected settings
         self.replies: list[bytes] = []
@@ -161,7 +164,13 @@ class PolarTwin(ImuTwin):
             if settings is None:
                 self._reply(pmd.encode_response(op, measurement, 3))  # NOT SUPPORTED
             else:
-                self._reply(pmd.encode_response(op, measurement, 0, pmd.encode_settings(settings)))
+                params = pmd.encode_settings(settings)
+                if self.split_replies:
+                    head = pmd.encode_response(op, measurement, 0, params[:4])
+                    self._reply(head[:4] + b"\x01" + head[5:])  # more = 1
+                    self._reply(b"\x00" + params[4:])  # last continuation: more = 0
+                else:
+                    self._reply(pmd.encode_response(op, measurement, 0, params))
         elif op == pmd.OP_START:
             self._start(measurement, value[2:])
         elif op == pmd.OP_STOP:
