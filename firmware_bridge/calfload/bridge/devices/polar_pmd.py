@@ -579,7 +579,10 @@ class PolarPmd(DeviceFamily):
 
     async def start(self, client: BleakClient, on_data: DataCallback, rate_hz: int) -> PolarDecoder:
         label = f"Polar sensor {client.address}"
-        features = parse_features(bytes(await client.read_gatt_char(CONTROL_CHAR_UUID)))
+        try:
+            features = parse_features(bytes(await client.read_gatt_char(CONTROL_CHAR_UUID)))
+        except ValueError as exc:
+            raise DeviceError(f"{label} is not a PMD device: {exc}") from None
         if ACC not in features:
             raise DeviceError(
                 f"{label} offers no accelerometer stream (features {sorted(features)})"
@@ -638,7 +641,9 @@ class PolarPmd(DeviceFamily):
         return StreamSetup(measurement, selected[SAMPLE_RATE], factor, selected)
 
     async def stop(self, client: BleakClient) -> None:
-        for measurement in (GYRO, ACC):
+        """Stop GYRO, ACC and SDK mode (a device without one answers with an error
+        indication, which is harmless here)."""
+        for measurement in (GYRO, ACC, SDK_MODE):
             await client.write_gatt_char(
                 CONTROL_CHAR_UUID, stop_command(measurement), response=True
             )
