@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
+import numpy as np
 from bumble.att import Attribute
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
@@ -218,11 +219,15 @@ class PolarTwin(ImuTwin):
 
     def _encode(self, t_sensor_s: FloatArray, acc: FloatArray, gyr: FloatArray) -> list[bytes]:
         last_ns = round(float(t_sensor_s[-1]) * 1e9)
-        acc_mg = acc / pmd.G0_MPS2 * 1000.0
+        # Like the real sensors, values beyond the selected range are clipped.
+        acc_range_mg = self.active[pmd.ACC].get(pmd.RANGE, 8) * 1000.0
+        acc_mg = np.clip(acc / pmd.G0_MPS2 * 1000.0, -acc_range_mg, acc_range_mg)
         if self.model == "h10":
             return [pmd.encode_acc_raw(last_ns, acc_mg)]
         out = [pmd.encode_delta(pmd.ACC, last_ns, acc_mg / self.factor(pmd.ACC))]
         if pmd.GYRO in self.active:
+            gyr_range = self.active[pmd.GYRO].get(pmd.RANGE, 2000)
+            gyr = np.clip(gyr, -gyr_range, gyr_range)
             out.append(pmd.encode_delta(pmd.GYRO, last_ns, gyr / self.factor(pmd.GYRO)))
         return out
 
