@@ -164,7 +164,9 @@ async def test_movesense_link_counts_garbage_drops_and_reconnects(rig: Rig) -> N
     await finish(link, task, twin)
     assert [s for s in states if s[0]] == [(True, "")] * 2 and (False, "link lost") in states
     assert sum(c == b"\x01\x63/Meas/IMU6/208" for c in twin.commands) == 2  # resubscribed
-    assert link.stats.packets_bad == twin.garbage_sent > 5
+    # (one garbage notification may be lost with the link at the moment it drops)
+    assert twin.garbage_sent - 1 <= link.stats.packets_bad <= twin.garbage_sent
+    assert link.stats.packets_bad > 5
     assert set(link.stats.bad_by_reason) == {"short", "type", "orphan", "reference"}
     # Every good sample arrived; every dropped packet is a counted gap of 8 samples.
     assert twin.samples_sent - 8 <= link.stats.gaps.samples_ok <= twin.samples_sent
@@ -266,7 +268,9 @@ async def test_polar_link_counts_garbage_drops_and_reconnects(rig: Rig) -> None:
     await wait_for(lambda: link.stats.connects == 2 and twin.packets_sent >= 40, "a reconnect")
     await finish(link, task, twin)
     assert sum(c == b"\x02\x09" for c in twin.commands) == 2  # SDK mode again after the drop
-    assert link.stats.packets_bad == twin.garbage_sent > 5
+    # (one garbage notification may be lost with the link at the moment it drops)
+    assert twin.garbage_sent - 1 <= link.stats.packets_bad <= twin.garbage_sent
+    assert link.stats.packets_bad > 5
     assert set(link.stats.bad_by_reason) == {"short", "type", "length"}
     spp = twin.samples_per_packet
     assert spp * (twin.packets_dropped - 1) <= link.stats.gaps.samples_lost
