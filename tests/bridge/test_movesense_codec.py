@@ -67,7 +67,9 @@ def test_split_packet_joins_and_counts_samples() -> None:
     assert parts[1][:2] == b"\x03\x63"
     decoder = ms.MovesenseDecoder(208)
     assert decoder.feed(parts[0]) == []  # waits for DATA_PART2
+    assert decoder.pending == 155
     (block,) = decoder.feed(parts[1])
+    assert decoder.pending == 0
     assert block.n == 8 and block.t0_sensor_us == 5_000_000
     np.testing.assert_allclose(block.acc_mps2, acc.astype(np.float32))
     np.testing.assert_allclose(block.gyr_dps, gyr.astype(np.float32))

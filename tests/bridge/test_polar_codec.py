@@ -135,6 +135,11 @@ def test_registry_and_decode_options() -> None:
     assert isinstance(decoder, pmd.PolarDecoder)
     assert (decoder.rate_hz, decoder.acc_factor, decoder.gyr_factor) == (52.0, 0.5, 1.0)
     assert family.decoder().rate_hz == 200.0  # type: ignore[attr-defined]
+    # `calfload decode polar --scale F` passes scale=F: the START reply's factor.
+    scaled = family.decoder(scale=0.25)  # type: ignore[call-arg]
+    assert (scaled.acc_factor, scaled.gyr_factor) == (0.25, 0.25)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="positive"):
+        family.decoder(scale=-1.0)  # type: ignore[call-arg]
     # Pasted frames decode one by one: a GYRO frame alone gives angular rate at once.
     (gyr,) = family.decoder(gyr_factor=0.5).feed(GYR_DELTA_TYPE0)  # type: ignore[call-arg]
     assert gyr.acc_mps2 is None and gyr.gyr_dps is not None

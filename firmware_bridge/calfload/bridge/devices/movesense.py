@@ -216,6 +216,11 @@ class MovesenseDecoder:
         self._pending: bytes | None = None
         self._clock = CounterUnwrapper(bits=32)
 
+    @property
+    def pending(self) -> int:
+        """Bytes of a split packet still waiting for its DATA_PART2 (0 when none)."""
+        return 0 if self._pending is None else len(self._pending)
+
     def feed(self, payload: bytes) -> list[SampleBlock]:
         data = bytes(payload)
         if len(data) < 2:

@@ -568,14 +568,21 @@ class PolarPmd(DeviceFamily):
         self,
         *,
         rate_hz: int | None = None,
-        acc_factor: float = 1.0,
-        gyr_factor: float = 1.0,
+        scale: float | None = None,
+        acc_factor: float | None = None,
+        gyr_factor: float | None = None,
     ) -> PolarDecoder:
         """A decoder for pasted payloads (``calfload decode polar``): every frame decodes
-        on its own. ``rate_hz`` (default 200) and the factors (default 1.0, i.e. the raw
-        H10 frames' mG; for Verity Sense delta frames pass the START reply's FACTOR)
-        are what the start exchange would have told the live decoder."""
-        return PolarDecoder(float(rate_hz or self.default_rate_hz), acc_factor, gyr_factor)
+        on its own. ``rate_hz`` (default 200) and the factors are what the start
+        exchange would have told the live decoder: ``scale`` is the FACTOR of the START
+        reply of the stream the frames come from (ACC or GYRO), ``acc_factor`` /
+        ``gyr_factor`` set them separately; all default to 1.0 (the H10's raw mG frames
+        ignore it)."""
+        if scale is not None and not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"Polar scale factor must be a positive number, not {scale}")
+        acc = acc_factor if acc_factor is not None else (scale or 1.0)
+        gyr = gyr_factor if gyr_factor is not None else (scale or 1.0)
+        return PolarDecoder(float(rate_hz or self.default_rate_hz), acc, gyr)
 
     async def start(self, client: BleakClient, on_data: DataCallback, rate_hz: int) -> PolarDecoder:
         label = f"Polar sensor {client.address}"
