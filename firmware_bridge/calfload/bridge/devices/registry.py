@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from calfload.bridge.devices.base import DeviceFamily
+from calfload.bridge.devices.movesense import Movesense
 from calfload.bridge.devices.open_insole import OpenInsole
+from calfload.bridge.devices.polar_pmd import PolarPmd
 from calfload.bridge.devices.rsc import RunningSpeedCadence
 from calfload.bridge.devices.witmotion import WitMotion
 
@@ -13,6 +15,8 @@ FAMILIES: dict[str, DeviceFamily] = {
         OpenInsole(),
         WitMotion(),
         RunningSpeedCadence(),
+        Movesense(),
+        PolarPmd(),
     )
 }
 
