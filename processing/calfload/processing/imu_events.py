@@ -1,0 +1,464 @@
+"""Ground contacts from a foot- or shank-mounted IMU: one streaming detector, live and offline.
+
+Frame
+-----
+calfload's segment frame for a foot (or shank) IMU is the one in ``hardware.md``:
+x forward (heel → toe), y to the athlete's **left**, z up, right-handed, the same for
+both feet. The sagittal ("pitch") angular velocity is ``gyr_y``; with this frame a
+**positive** pitch rate turns the toes **down** (plantarflexion: heel rise and push-off,
+and the foot slapping flat after a heel strike) and the swing phase is **negative**.
+A sensor mounted another way is mapped with :class:`ImuFrame` (which of its axes is
+medio-lateral and with which sign); :func:`detect_ml_sign` finds the sign from a few
+strides of data (tested on the gaitmap recording and on simulated walking and running).
+
+Method (foot placement, ``foot_top`` / ``heel``)
+----------------------------------------------
+Falbriard M, Meyer F, Mariani B, Millet GP, Aminian K (2018) "Accurate Estimation of
+Running Temporal Parameters Using Foot-Worn Inertial Sensors", *Front. Physiol.* 9:610,
+doi:10.3389/fphys.2018.00610: the stride is cut from mid-swing to mid-swing (the swing
+extreme of the pitch rate); the pitch-rate extreme of the stance sign in the **first half**
+is their initial-contact (IC) feature and the one in the **second half** their terminal-contact
+(TC, toe-off) feature. Their IC feature (the foot-slap peak) lies a few tens of ms after
+touchdown; in the cited paper that constant part of the error is a bias they report, not
+a precision loss. calfload anchors IC instead on the **zero crossing of the pitch rate just
+before that peak** (the instant the swing rotation stops: the heel is on the ground), and
+refines it with the **acceleration signature of the impact**: the first sample where the
+norm of the acceleration jumps (jerk above ``impact_jerk_mps3``) within the search window.
+IC is the earlier of the two, so a forefoot strike, whose heel drop keeps the swing-sign
+rotation going after touchdown, is timed by its impact. TC is the second-half peak, timed
+by parabolic interpolation; when push-off is double-humped (turning steps) the last peak
+reaching half the maximum is taken, the one followed by the rapid reversal into swing.
+Both anchors are checked on the gaitmap walking recording with motion-capture events (``docs/validation.md``); the running mean cycle of Dorschky et al.
+(2019, *J Biomech* 95:109278, ``biomac_running_mean_cycles``) shows the same zero crossing
+at force onset.
+
+Shank placement
+---------------
+Aminian K, Najafi B, Büla C, Leyvraz P-F, Robert P (2002) "Spatio-temporal parameters of
+gait measured by an ambulatory system using miniature gyroscopes", *J Biomech* 35(5):689–699:
+IC and TC are the pitch-rate extremes after and before the shank's mid-swing peak (the
+same two features, without the zero-crossing anchor). Shank events are far less certain
+per step: Kiernan D, Dunn Siino K, Hawkins DA (2023) *Sensors* 23(11):5022 report for the
+best shank methods in running biases of +17.4 ms (IC) and +3.5 ms (TC) with 95 % limits of
+agreement of −96.8…+131.6 ms and −143.9…+150.9 ms. Use shank GCT for averages, not per step;
+:data:`SHANK_LOA_MS` carries those limits for display.
+
+Speed correction
+----------------
+Falbriard et al. (2018) found that running speed significantly changes the bias of the
+foot-IMU temporal estimates and advised a speed-dependent correction; the ISBS 2017
+proceedings (35(1):504–507, "Contact time and foot strike angles estimation using foot worn
+inertial sensors in running") corrected contact time with a model on speed and strike angle.
+Neither per-speed table is reproduced in the project's reference, and no running IMU data
+with force truth is in ``../shared/data``, so calfload applies the linear form
+
+    IC += (ic_offset_ms + ic_slope_ms_per_mps · (v − ref_speed_mps)) / 1000
+    TC += (to_offset_ms + to_slope_ms_per_mps · (v − ref_speed_mps)) / 1000
+
+with **all coefficients zero by default** (identity), and :func:`fit_speed_correction` fits
+them by least squares from a lab session (event errors against force truth at several speeds).
+
+Streaming
+---------
+The detector keeps a short buffer. A swing is a run of pitch rate below ``-swing_dps``;
+once the swing after a contact has ended (the next mid-swing is known), the cycle between
+the two mid-swings is analysed and its contact emitted: latency is about half a swing
+after toe-off, well within one stride. Chunk size never changes the result (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from calfload.processing.events import Contact
+
+ImuPlacement = Literal["foot_top", "heel", "shank"]
+FloatArray = npt.NDArray[np.float64]
+
+#: Kiernan et al. 2023, best shank methods in running: (bias, LoA low, LoA high) in ms.
+SHANK_LOA_MS: Final = {"ic": (17.4, -96.8, 131.6), "to": (3.5, -143.9, 150.9)}
+
+
+@dataclass(frozen=True, slots=True)
+class ImuFrame:
+    """Where the sensor's medio-lateral axis is. ``ml_axis`` 0/1/2 = sensor x/y/z;
+    ``ml_sign`` +1 or −1 makes ``ml_sign · gyr[:, ml_axis]`` point to the athlete's left
+    (positive = toes down); 0 = detect the sign from the data (:func:`detect_ml_sign`)."""
+
+    ml_axis: int = 1
+    ml_sign: int = 1
+
+    def __post_init__(self) -> None:
+        if self.ml_axis not in (0, 1, 2):
+            raise ValueError(f"ml_axis must be 0, 1 or 2 (sensor x, y, z), not {self.ml_axis}")
+        if self.ml_sign not in (-1, 0, 1):
+            raise ValueError(f"ml_sign must be +1, -1 or 0 (auto), not {self.ml_sign}")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedCorrection:
+    """Linear speed-dependent event correction (see the module docstring; identity by default)."""
+
+    ic_offset_ms: float = 0.0
+    ic_slope_ms_per_mps: float = 0.0
+    to_offset_ms: float = 0.0
+    to_slope_ms_per_mps: float = 0.0
+    ref_speed_mps: float = 3.0
+
+    def apply(self, contact: Contact, speed_mps: float | None) -> Contact:
+        """The contact with corrected IC/TC; without a known speed only the offsets apply."""
+        dv = 0.0 if speed_mps is None else speed_mps - self.ref_speed_mps
+        d_ic = (self.ic_offset_ms + self.ic_slope_ms_per_mps * dv) / 1000.0
+        d_to = (self.to_offset_ms + self.to_slope_ms_per_mps * dv) / 1000.0
+        if d_ic == 0.0 and d_to == 0.0:
+            return contact
+        return replace(contact, ic_s=contact.ic_s + d_ic, to_s=contact.to_s + d_to)
+
+
+def fit_speed_correction(
+    speed_mps: npt.ArrayLike,
+    ic_error_ms: npt.ArrayLike,
+    to_error_ms: npt.ArrayLike,
+    *,
+    ref_speed_mps: float = 3.0,
+) -> SpeedCorrection:
+    """Least-squares line through per-step event errors (detected − truth) against speed;
+    the correction subtracts it. Needs at least two distinct speeds."""
+    v = np.asarray(speed_mps, dtype=np.float64) - ref_speed_mps
+    if np.unique(v).size < 2:
+        raise ValueError("fit_speed_correction needs errors at two or more speeds")
+    design = np.column_stack((np.ones_like(v), v))
+    ic = np.linalg.lstsq(design, np.asarray(ic_error_ms, dtype=np.float64), rcond=None)[0]
+    to = np.linalg.lstsq(design, np.asarray(to_error_ms, dtype=np.float64), rcond=None)[0]
+    return SpeedCorrection(
+        ic_offset_ms=-float(ic[0]),
+        ic_slope_ms_per_mps=-float(ic[1]),
+        to_offset_ms=-float(to[0]),
+        to_slope_ms_per_mps=-float(to[1]),
+        ref_speed_mps=ref_speed_mps,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ImuParams:
+    """Detector settings (angular rates in deg/s, durations in ms)."""
+
+    placement: ImuPlacement = "foot_top"
+    frame: ImuFrame = field(default_factory=ImuFrame)
+    swing_dps: float = 50.0  # a swing is pitch rate below -swing_dps …
+    min_swing_ms: float = 40.0  # … for at least this long
+    merge_gap_ms: float = 60.0  # swing runs closer than this are one swing
+    min_stride_ms: float = 300.0
+    max_stride_ms: float = 2500.0
+    min_contact_ms: float = 80.0
+    max_contact_ms: float = 1500.0
+    impact_jerk_mps3: float = 8000.0  # jump of |acc| per second that marks an impact
+    impact_lead_ms: float = 30.0  # how far before the gyro zero crossing an impact may start
+    speed_correction: SpeedCorrection = field(default_factory=SpeedCorrection)
+    auto_sign_window_s: float = 6.0
+
+
+class ImuContactDetector:
+    """Streaming foot/shank IMU contact detector (same shape as ``InsoleContactDetector``).
+
+    Call :meth:`feed` with consecutive chunks of ``acc_mps2`` (n×3) and ``gyr_dps`` (n×3)
+    in the sensor frame; call :meth:`reset` after a gap (a stride across a gap is dropped,
+    never guessed). Contacts carry ``peak_force_n`` and ``impulse_ns`` as NaN (not measured).
+    Set :attr:`speed_mps` when the running speed is known (speed correction).
+    """
+
+    def __init__(self, params: ImuParams | None = None) -> None:
+        self.params = params or ImuParams()
+        self.speed_mps: float | None = None
+        self.ml_sign: int = self.params.frame.ml_sign
+        self.cycles_rejected = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the signal's past (call after lost samples)."""
+        self._fs: float | None = None
+        self._t0: float = 0.0  # time of buffer sample 0
+        self._g: FloatArray = np.empty(0)
+        self._a: FloatArray = np.empty(0)
+        self._pending_g: list[FloatArray] = []  # raw ML gyro awaiting the auto sign
+        self._pending_a: list[FloatArray] = []
+        self._pending_n = 0
+        self._pending_t0 = 0.0
+        self._sign_blocks_used = 0
+
+    def feed(
+        self,
+        t0_s: float,
+        fs_hz: float,
+        acc_mps2: npt.ArrayLike,
+        gyr_dps: npt.ArrayLike,
+    ) -> list[Contact]:
+        """Process samples taken at ``t0_s + i / fs_hz``; return contacts now complete."""
+        acc = np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3)
+        gyr = np.asarray(gyr_dps, dtype=np.float64).reshape(-1, 3)
+        if acc.shape[0] != gyr.shape[0]:
+            raise ValueError(f"acc has {acc.shape[0]} samples but gyr has {gyr.shape[0]}")
+        if gyr.shape[0] == 0:
+            return []
+        if not (np.all(np.isfinite(acc)) and np.all(np.isfinite(gyr))):
+            raise ValueError("IMU data contains NaN or infinite values; split the data at gaps")
+        if self._fs is not None and fs_hz != self._fs:
+            self.reset()
+        g_raw = gyr[:, self.params.frame.ml_axis]
+        a = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        if self.ml_sign == 0:
+            return self._feed_unsigned(t0_s, fs_hz, g_raw, a)
+        return self._feed_signed(t0_s, fs_hz, self.ml_sign * g_raw, a)
+
+    # -- automatic sign ---------------------------------------------------------------
+
+    def _feed_unsigned(
+        self, t0_s: float, fs_hz: float, g_raw: FloatArray, a: FloatArray
+    ) -> list[Contact]:
+        if self._pending_n == 0:
+            self._pending_t0 = t0_s
+        self._pending_g.append(g_raw)
+        self._pending_a.append(a)
+        self._pending_n += g_raw.size
+        block = max(1, round(self.params.auto_sign_window_s * fs_hz))
+        g_all = np.concatenate(self._pending_g)
+        a_all = np.concatenate(self._pending_a)
+        # Decide on whole blocks from the first sample, so chunking cannot change it.
+        while (self._sign_blocks_used + 1) * block <= g_all.size:
+            k = self._sign_blocks_used
+            sign = detect_ml_sign(
+                g_all[k * block : (k + 1) * block], a_all[k * block : (k + 1) * block], fs_hz
+            )
+            self._sign_blocks_used += 1
+            if sign is not None:
+                self.ml_sign = sign
+                break
+        if self.ml_sign == 0:
+            return []
+        t0 = self._pending_t0
+        self._pending_g, self._pending_a, self._pending_n = [], [], 0
+        return self._feed_signed(t0, fs_hz, self.ml_sign * g_all, a_all)
+
+    # -- the detector proper ----------------------------------------------------------
+
+    def _feed_signed(
+        self, t0_s: float, fs_hz: float, g: FloatArray, a: FloatArray
+    ) -> list[Contact]:
+        if self._g.size == 0:
+            self._t0 = t0_s
+            self._fs = fs_hz
+            self._g, self._a = g.copy(), a.copy()
+        else:
+            self._g = np.concatenate((self._g, g))
+            self._a = np.concatenate((self._a, a))
+        fs = fs_hz
+        p = self.params
+        merge_n = max(1, round(p.merge_gap_ms * fs / 1000.0))
+        contacts: list[Contact] = []
+        while True:
+            closed, open_start = _swings(
+                self._g, p.swing_dps, merge_n, round(p.min_swing_ms * fs / 1000.0)
+            )
+            if len(closed) >= 2:
+                (s0, e0), (s1, e1) = closed[0], closed[1]
+                m0 = s0 + int(np.argmin(self._g[s0:e0]))
+                m1 = s1 + int(np.argmin(self._g[s1:e1]))
+                contact = self._cycle(m0, m1, fs)
+                if contact is not None:
+                    contacts.append(p.speed_correction.apply(contact, self.speed_mps))
+                self._drop(s1)
+                continue
+            n = self._g.size
+            if len(closed) == 1:
+                s0, e0 = closed[0]
+                m0 = s0 + int(np.argmin(self._g[s0:e0]))
+                if (n - m0) * 1000.0 / fs > p.max_stride_ms:
+                    # No next swing within a stride: this cycle can never close.
+                    self._drop(open_start if open_start is not None else max(e0, n - merge_n))
+                    continue
+                break
+            # No closed swing: keep only what a future swing could still need.
+            keep_from = open_start if open_start is not None else max(0, n - merge_n)
+            self._drop(keep_from)
+            break
+        return contacts
+
+    def _drop(self, k: int) -> None:
+        if k <= 0:
+            return
+        assert self._fs is not None
+        self._t0 += k / self._fs
+        self._g = self._g[k:]
+        self._a = self._a[k:]
+
+    def _time(self, index: float) -> float:
+        assert self._fs is not None
+        return self._t0 + index / self._fs
+
+    def _cycle(self, m0: int, m1: int, fs: float) -> Contact | None:
+        """The contact between mid-swings ``m0`` and ``m1`` (buffer indices), or None."""
+        p = self.params
+        stride_ms = (m1 - m0) * 1000.0 / fs
+        if not p.min_stride_ms <= stride_ms <= p.max_stride_ms:
+            self.cycles_rejected += 1
+            return None
+        g = self._g
+        mid = (m0 + m1) // 2
+        p_ic = m0 + int(np.argmax(g[m0:mid]))
+        if g[p_ic] <= 0.0:
+            self.cycles_rejected += 1
+            return None
+        ic = _peak_index(g, p_ic) if p.placement == "shank" else self._foot_ic(m0, p_ic, fs)
+        if ic is None:
+            self.cycles_rejected += 1
+            return None
+        lo = max(mid, int(np.ceil(ic + p.min_contact_ms * fs / 1000.0)))
+        if lo >= m1:
+            self.cycles_rejected += 1
+            return None
+        p_to = _last_major_peak(g[lo:m1])
+        if p_to is None:
+            self.cycles_rejected += 1
+            return None
+        p_to += lo
+        to = _peak_index(g, p_to)
+        gct_ms = (to - ic) * 1000.0 / fs
+        if not p.min_contact_ms <= gct_ms <= p.max_contact_ms:
+            self.cycles_rejected += 1
+            return None
+        nan = float("nan")
+        return Contact(self._time(ic), self._time(to), nan, nan, "step")
+
+    def _foot_ic(self, m0: int, p_ic: int, fs: float) -> float | None:
+        """Zero crossing before the foot-slap peak, or an earlier impact (fractional index)."""
+        p = self.params
+        g, a = self._g, self._a
+        seg = g[m0 : p_ic + 1]
+        up = np.flatnonzero((seg[:-1] < 0.0) & (seg[1:] >= 0.0))
+        zc: float | None = None
+        if up.size:
+            k = m0 + int(up[-1])  # g[k] < 0 <= g[k+1]
+            zc = k + float(-g[k] / (g[k + 1] - g[k]))
+        lead_n = round(p.impact_lead_ms * fs / 1000.0)
+        w0 = m0 + 1 if zc is None else max(m0 + 1, int(np.floor(zc)) - lead_n)
+        w1 = p_ic + round(0.05 * fs)
+        jerk = np.diff(a[w0 - 1 : w1 + 1]) * fs
+        hits = np.flatnonzero(jerk > p.impact_jerk_mps3)
+        impact = float(w0 - 1 + hits[0]) if hits.size else None
+        if zc is None:
+            return impact
+        if impact is None:
+            return zc
+        return min(zc, impact)
+
+
+def _last_major_peak(seg: FloatArray) -> int | None:
+    """Index of the last local maximum of ``seg`` that reaches half its (positive) maximum.
+
+    Normally that is the maximum itself (push-off, just before the rapid reversal into
+    swing). In double-humped push-offs (seen in turning steps) the foot leaves the ground
+    at the second hump, right before the reversal, so the last major peak is taken.
+    """
+    if seg.size == 0:
+        return None
+    top = float(seg.max())
+    if top <= 0.0:
+        return None
+    inner = np.flatnonzero(
+        (seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:]) & (seg[1:-1] >= 0.5 * top)
+    )
+    if inner.size == 0:
+        return int(np.argmax(seg))
+    return int(inner[-1]) + 1
+
+
+def _peak_index(g: FloatArray, k: int) -> float:
+    """Sub-sample position of the local maximum at ``k`` (parabola through 3 samples)."""
+    if k <= 0 or k >= g.size - 1:
+        return float(k)
+    y0, y1, y2 = float(g[k - 1]), float(g[k]), float(g[k + 1])
+    den = y0 - 2.0 * y1 + y2
+    if den >= 0.0:
+        return float(k)
+    return k + 0.5 * (y0 - y2) / den
+
+
+def _swings(
+    g: FloatArray, swing_dps: float, merge_n: int, min_n: int
+) -> tuple[list[tuple[int, int]], int | None]:
+    """Runs of ``g < -swing_dps`` (merged across gaps < merge_n samples, at least min_n
+    long): the closed ones [start, end) and the start of a run that may still grow."""
+    mask = g < -swing_dps
+    if not mask.any():
+        return [], None
+    d = np.diff(mask.astype(np.int8), prepend=0, append=0)
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    runs: list[list[int]] = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if runs and s - runs[-1][1] < merge_n:
+            runs[-1][1] = e
+        else:
+            runs.append([s, e])
+    n = g.size
+    closed: list[tuple[int, int]] = []
+    open_start: int | None = None
+    for s, e in runs:
+        if e + merge_n > n:
+            open_start = s
+        elif e - s >= min_n:
+            closed.append((s, e))
+    return closed, open_start
+
+
+def detect_ml_sign(
+    gyr_ml_dps: npt.ArrayLike, acc_norm_mps2: npt.ArrayLike, fs_hz: float
+) -> int | None:
+    """+1 if the swing is negative (calfload's convention), −1 if positive, None if unclear.
+
+    Cue: each ground impact (a jump of the acceleration norm above 8000 m/s³) ends a swing,
+    so the sagittal rate in the 100 ms before an impact has the swing's sign — whether the
+    foot lands on the heel or the forefoot, walking or running. (Amplitude or time-above-
+    threshold cues fail in walking, where push-off is as large and as long as the swing.)
+    Needs at least 3 impacts agreeing 4:1; returns None for standing or mixed evidence.
+    """
+    g = np.asarray(gyr_ml_dps, dtype=np.float64)
+    a = np.asarray(acc_norm_mps2, dtype=np.float64)
+    jerk = np.diff(a) * fs_hz
+    hits = np.flatnonzero(jerk > 8000.0) + 1
+    pre0, pre1 = round(0.1 * fs_hz), round(0.01 * fs_hz)
+    gap = round(0.3 * fs_hz)
+    votes: list[float] = []
+    last = -gap
+    for k in hits.tolist():
+        if k - last < gap or k - pre0 < 0:
+            continue
+        last = k
+        before = g[k - pre0 : k - pre1 + 1]
+        if np.abs(before).max() >= 30.0:
+            votes.append(float(np.sign(before.mean())))
+    neg = votes.count(-1.0)
+    pos = votes.count(1.0)
+    if neg + pos < 3:
+        return None
+    if neg >= 4 * pos:
+        return 1
+    if pos >= 4 * neg:
+        return -1
+    return None
+
+
+def detect_imu_contacts(
+    acc_mps2: npt.ArrayLike,
+    gyr_dps: npt.ArrayLike,
+    *,
+    fs_hz: float,
+    t0_s: float = 0.0,
+    params: ImuParams | None = None,
+) -> list[Contact]:
+    """Offline convenience: all contacts in one recording (same code as the live path)."""
+    return ImuContactDetector(params).feed(t0_s, fs_hz, acc_mps2, gyr_dps)
