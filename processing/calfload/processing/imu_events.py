@@ -28,9 +28,11 @@ IC is the earlier of the two, so a forefoot strike, whose heel drop keeps the sw
 rotation going after touchdown, is timed by its impact. TC is the second-half peak, timed
 by parabolic interpolation; when push-off is double-humped (turning steps) the last peak
 reaching half the maximum is taken, the one followed by the rapid reversal into swing.
-Both anchors are checked on the gaitmap walking recording with motion-capture events (``docs/validation.md``); the running mean cycle of Dorschky et al.
-(2019, *J Biomech* 95:109278, ``biomac_running_mean_cycles``) shows the same zero crossing
-at force onset.
+Both anchors are checked on the gaitmap walking recording with motion-capture events
+(``docs/validation.md``). In the running mean cycle of Dorschky et al. (2019, *J Biomech*
+95:109278; ``biomac_running_mean_cycles``, P01 right foot) the pitch rate crosses zero at
+force onset (sample 14–15 of 100) and its foot-slap extreme comes ~5 samples (~37 ms) later,
+which is why the zero crossing, not the extreme, is the IC anchor.
 
 Shank placement
 ---------------
