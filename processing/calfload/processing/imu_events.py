@@ -23,7 +23,8 @@ touchdown; in the cited paper that constant part of the error is a bias they rep
 a precision loss. calfload anchors IC instead on the **zero crossing of the pitch rate just
 before that peak** (the instant the swing rotation stops: the heel is on the ground), and
 refines it with the **acceleration signature of the impact**: the first sample where the
-norm of the acceleration jumps (jerk above ``impact_jerk_mps3``) within the search window.
+norm of the acceleration jumps by more than ``impact_jump_mps2`` from one sample to the next,
+while the swing rotation has at least halved (a knock in mid-swing is not a landing).
 IC is the earlier of the two, so a forefoot strike, whose heel drop keeps the swing-sign
 rotation going after touchdown, is timed by its impact. TC is the second-half peak, timed
 by parabolic interpolation; when push-off is double-humped (turning steps) the last peak
@@ -158,8 +159,7 @@ class ImuParams:
     max_stride_ms: float = 2500.0
     min_contact_ms: float = 80.0
     max_contact_ms: float = 1500.0
-    impact_jerk_mps3: float = 8000.0  # jump of |acc| per second that marks an impact
-    impact_lead_ms: float = 30.0  # how far before the gyro zero crossing an impact may start
+    impact_jump_mps2: float = 35.0  # sample-to-sample rise of |acc| that marks an impact
     speed_correction: SpeedCorrection = field(default_factory=SpeedCorrection)
     auto_sign_window_s: float = 6.0
 
@@ -311,11 +311,8 @@ class ImuContactDetector:
         g = self._g
         mid = (m0 + m1) // 2
         p_ic = m0 + int(np.argmax(g[m0:mid]))
-        if g[p_ic] <= 0.0:
-            self.cycles_rejected += 1
-            return None
-        ic = _peak_index(g, p_ic) if p.placement == "shank" else self._foot_ic(m0, p_ic, fs)
-        if ic is None:
+        ic = _peak_index(g, p_ic) if p.placement == "shank" else self._foot_ic(m0, mid, p_ic)
+        if ic is None or (p.placement == "shank" and g[p_ic] <= 0.0):
             self.cycles_rejected += 1
             return None
         lo = max(mid, int(np.ceil(ic + p.min_contact_ms * fs / 1000.0)))
@@ -335,27 +332,42 @@ class ImuContactDetector:
         nan = float("nan")
         return Contact(self._time(ic), self._time(to), nan, nan, "step")
 
-    def _foot_ic(self, m0: int, p_ic: int, fs: float) -> float | None:
+    def _foot_ic(self, m0: int, mid: int, p_ic: int) -> float | None:
         """Zero crossing before the foot-slap peak, or an earlier impact (fractional index)."""
         p = self.params
         g, a = self._g, self._a
-        seg = g[m0 : p_ic + 1]
-        up = np.flatnonzero((seg[:-1] < 0.0) & (seg[1:] >= 0.0))
         zc: float | None = None
-        if up.size:
-            k = m0 + int(up[-1])  # g[k] < 0 <= g[k+1]
-            zc = k + float(-g[k] / (g[k + 1] - g[k]))
-        lead_n = round(p.impact_lead_ms * fs / 1000.0)
-        w0 = m0 + 1 if zc is None else max(m0 + 1, int(np.floor(zc)) - lead_n)
-        w1 = p_ic + round(0.05 * fs)
-        jerk = np.diff(a[w0 - 1 : w1 + 1]) * fs
-        hits = np.flatnonzero(jerk > p.impact_jerk_mps3)
-        impact = float(w0 - 1 + hits[0]) if hits.size else None
+        if g[p_ic] > 0.0:
+            seg = g[m0 : p_ic + 1]
+            up = np.flatnonzero((seg[:-1] < 0.0) & (seg[1:] >= 0.0))
+            if up.size:
+                zc = _zero_crossing(g, m0 + int(up[-1]), m0, p_ic)
+        # Impact: |acc| rises by more than the limit while the swing rotation has at least
+        # halved; the onset lies between the last quiet and the first loud sample: midpoint.
+        rise = np.diff(a[m0 : mid + 1])
+        swing_ended = g[m0 + 1 : mid + 1] >= 0.5 * g[m0]
+        hits = np.flatnonzero((rise > p.impact_jump_mps2) & swing_ended)
+        impact = m0 + float(hits[0]) + 0.5 if hits.size else None
         if zc is None:
             return impact
         if impact is None:
             return zc
         return min(zc, impact)
+
+
+def _zero_crossing(g: FloatArray, k: int, lo: int, hi: int) -> float:
+    """Where ``g`` rises through zero between samples k and k+1: a least-squares line over
+    the 4 samples k-1…k+2 (within lo…hi), which halves the timing noise of a two-point
+    interpolation; falls back to the two-point value if the line is not rising there."""
+    two_point = k + float(-g[k] / (g[k + 1] - g[k]))
+    i = np.arange(max(lo, k - 1), min(hi, k + 2) + 1, dtype=np.float64)
+    if i.size < 3:
+        return two_point
+    slope, icpt = np.polyfit(i, g[i.astype(np.intp)], 1)
+    if slope <= 0.0:
+        return two_point
+    zc = float(-icpt / slope)
+    return zc if k - 1 <= zc <= k + 2 else two_point
 
 
 def _last_major_peak(seg: FloatArray) -> int | None:
@@ -422,7 +434,7 @@ def detect_ml_sign(
 ) -> int | None:
     """+1 if the swing is negative (calfload's convention), −1 if positive, None if unclear.
 
-    Cue: each ground impact (a jump of the acceleration norm above 8000 m/s³) ends a swing,
+    Cue: each ground impact (a sample-to-sample rise of |acc| above 35 m/s²) ends a swing,
     so the sagittal rate in the 100 ms before an impact has the swing's sign — whether the
     foot lands on the heel or the forefoot, walking or running. (Amplitude or time-above-
     threshold cues fail in walking, where push-off is as large and as long as the swing.)
@@ -430,8 +442,7 @@ def detect_ml_sign(
     """
     g = np.asarray(gyr_ml_dps, dtype=np.float64)
     a = np.asarray(acc_norm_mps2, dtype=np.float64)
-    jerk = np.diff(a) * fs_hz
-    hits = np.flatnonzero(jerk > 8000.0) + 1
+    hits = np.flatnonzero(np.diff(a) > 35.0) + 1
     pre0, pre1 = round(0.1 * fs_hz), round(0.01 * fs_hz)
     gap = round(0.3 * fs_hz)
     votes: list[float] = []

@@ -140,10 +140,10 @@ def run(data_dir: Path) -> Section:
             metrics[f"{r.side}_{name}_sd_ms"] = round(sd, 2)
             cells.append(f"{bias:+.1f} ± {sd:.1f}")
             limit = TARGET_STANCE_BIAS_MS if name == "stance" else TARGET_BIAS_MS
-            passed &= abs(bias) <= limit and (name == "stance" or sd < TARGET_SD_MS)
+            passed = passed and abs(bias) <= limit and (name == "stance" or sd < TARGET_SD_MS)
         metrics[f"{r.side}_missed"] = r.missed
         metrics[f"{r.side}_extra"] = r.extra
-        passed &= r.missed == 0 and r.extra == 0
+        passed = passed and r.missed == 0 and r.extra == 0
         rows.append(
             f"| {r.side} | {r.truth} | {r.missed} | {r.extra} | " + " | ".join(cells) + " |"
         )
