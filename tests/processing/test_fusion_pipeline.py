@@ -1,0 +1,150 @@
+"""Fusion of insole and IMU contacts, and the pipeline's IMU and fused paths (simulated truth)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calfload.bridge.messages import SCHEMA, Placement, RawBatch, Side
+from calfload.bridge.simulator import AthleteProfile, GaitSimulator
+from calfload.processing.events import Contact
+from calfload.processing.fusion import ContactFusion, FusionParams
+from calfload.processing.messages import StepMessage
+from calfload.processing.pipeline import AthletePipeline
+
+INSOLE_HZ = 100.0
+IMU_HZ = 200.0
+SECONDS = 30.0
+
+
+def _c(ic: float, to: float) -> Contact:
+    return Contact(ic, to, 1000.0, 200.0)
+
+
+def test_agreeing_sources_are_fused_and_disagreeing_ones_suspect() -> None:
+    fusion = ContactFusion(FusionParams(limit_ms=40.0))
+    fusion.add_imu([], 0.5)  # an IMU is worn on this foot
+    assert fusion.add_insole([_c(1.00, 1.25), _c(2.00, 2.25)], 2.3) == []  # waits for the IMU
+    out = fusion.add_imu([_c(1.01, 1.24), _c(2.00, 2.32)], 2.6)
+    assert [(f.source, f.quality) for f in out] == [("fused", "ok"), ("fused", "suspect")]
+    assert out[0].contact.ic_s == 1.00  # events come from the insole
+    assert out[1].to_diff_ms == pytest.approx(70.0)
+    assert fusion.suspect == 1
+
+
+def test_unmatched_insole_contact_is_released_unchecked() -> None:
+    fusion = ContactFusion(FusionParams(release_after_s=2.5))
+    fusion.add_imu([], 0.5)
+    assert fusion.add_insole([_c(1.0, 1.25)], 1.3) == []
+    assert fusion.add_imu([], 3.0) == []  # the IMU could still report it
+    out = fusion.add_imu([], 3.8)
+    assert [(f.source, f.quality) for f in out] == [("insole", "ok")]
+    assert fusion.unchecked == 1
+
+
+def test_without_any_imu_insole_contacts_pass_at_once() -> None:
+    out = ContactFusion().add_insole([_c(1.0, 1.25)], 1.3)
+    assert [(f.source, f.quality) for f in out] == [("insole", "ok")]
+
+
+def _batches(
+    sim: GaitSimulator,
+    side: Side,
+    placement: Placement,
+    fs: float,
+    n_per: int,
+    *,
+    shift_s: float = 0.0,
+) -> list[RawBatch]:
+    t = np.arange(0.0, SECONDS, 1.0 / fs)
+    out = []
+    if placement == "insole":
+        cells, acc, gyr = sim.insole(side, t)
+        force = cells.sum(axis=1)
+    else:
+        acc, gyr = sim.foot_imu(side, t - shift_s)
+        force = None
+    for seq, k in enumerate(range(0, t.size, n_per)):
+        sl = slice(k, k + n_per)
+        out.append(
+            RawBatch(
+                schema=SCHEMA,
+                sensor_id=f"{placement}-{side}",
+                athlete="a1",
+                side=side,
+                placement=placement,
+                family="test",
+                seq=seq,
+                t0_s=float(t[k]),
+                fs_hz=fs,
+                n=int(t[sl].size),
+                force_n=None if force is None else force[sl].tolist(),
+                acc_mps2=acc[sl].tolist(),
+                gyr_dps=gyr[sl].tolist(),
+            )
+        )
+    return out
+
+
+def _run(pipe: AthletePipeline, streams: list[list[RawBatch]]) -> list[StepMessage]:
+    """Interleave the streams by batch start time, as a broker would deliver them."""
+    batches = sorted((b for s in streams for b in s), key=lambda b: b.t0_s + b.n / b.fs_hz)
+    steps: list[StepMessage] = []
+    for b in batches:
+        steps += pipe.on_batch(b)
+    return steps
+
+
+def _profile(**kw: float | bool) -> AthleteProfile:
+    return AthleteProfile("a1", "A", seed=5, **kw)  # type: ignore[arg-type]
+
+
+def test_imu_only_athlete_gets_imu_steps_matching_truth() -> None:
+    sim = GaitSimulator(_profile(speed_mps=3.5, cadence_spm=172.0, gct_ms=230.0))
+    pipe = AthletePipeline("a1", body_mass_kg=70.0)
+    streams = [_batches(sim, s, "foot_top", IMU_HZ, 8) for s in ("left", "right")]
+    steps = _run(pipe, streams)
+    assert steps and all(s.source == "imu" and s.peak_force_n is None for s in steps)
+    for side in ("left", "right"):
+        truth = [t for t in sim.true_steps(side) if t.ic_s >= 1.0 and t.to_s <= SECONDS - 1.0]
+        mine = [s for s in steps if s.side == side and s.ic_s >= 1.0 and s.to_s <= SECONDS - 1.0]
+        assert len(mine) == len(truth)
+        for s, t in zip(mine, truth, strict=True):
+            assert abs(s.gct_ms - t.gct_ms) < 1000.0 / IMU_HZ * 2
+    summary = pipe.summary(SECONDS)
+    assert summary.left.steps > 10 and summary.left.peak_force_bw_mean is None
+
+
+def test_insole_plus_foot_imu_gives_fused_steps() -> None:
+    sim = GaitSimulator(_profile())
+    pipe = AthletePipeline("a1", body_mass_kg=70.0)
+    streams = [_batches(sim, "left", "insole", INSOLE_HZ, 5)]
+    streams.append(_batches(sim, "left", "foot_top", IMU_HZ, 8))
+    steps = _run(pipe, streams)
+    fused = [s for s in steps if s.source == "fused"]
+    assert len(fused) >= len(steps) - 3 > 30  # the first step(s) precede the IMU's first swing
+    assert all(s.quality == "ok" for s in fused)
+    assert all(s.sensor_id == "insole-left" and s.peak_force_n for s in fused)
+    truth = {round(t.ic_s, 2): t for t in sim.true_steps("left")}
+    for s in fused:
+        t = min(truth.values(), key=lambda t: abs(t.ic_s - s.ic_s))
+        assert abs(s.gct_ms - t.gct_ms) < 1000.0 / INSOLE_HZ  # insole timing, not IMU
+
+
+def test_imu_out_of_step_with_the_insole_flags_suspect() -> None:
+    sim = GaitSimulator(_profile())
+    pipe = AthletePipeline("a1")
+    streams = [_batches(sim, "left", "insole", INSOLE_HZ, 5)]
+    streams.append(_batches(sim, "left", "foot_top", IMU_HZ, 8, shift_s=0.06))
+    steps = _run(pipe, streams)
+    fused = [s for s in steps if s.source == "fused"]
+    assert len(fused) > 30 and all(s.quality == "suspect" for s in fused)
+
+
+def test_insole_own_imu_can_be_the_check() -> None:
+    sim = GaitSimulator(_profile())
+    pipe = AthletePipeline("a1")
+    pipe.imu.check_insole_imu = True
+    steps = _run(pipe, [_batches(sim, "right", "insole", INSOLE_HZ, 5)])
+    fused = [s for s in steps if s.source == "fused"]
+    assert len(fused) > 30 and all(s.quality == "ok" for s in fused)
