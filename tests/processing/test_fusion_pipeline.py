@@ -9,6 +9,7 @@ from calfload.bridge.messages import SCHEMA, Placement, RawBatch, Side
 from calfload.bridge.simulator import AthleteProfile, GaitSimulator
 from calfload.processing.events import Contact
 from calfload.processing.fusion import ContactFusion, FusionParams
+from calfload.processing.imu_events import ImuParams, SpeedCorrection
 from calfload.processing.messages import StepMessage
 from calfload.processing.pipeline import AthletePipeline
 
@@ -148,3 +149,32 @@ def test_insole_own_imu_can_be_the_check() -> None:
     steps = _run(pipe, [_batches(sim, "right", "insole", INSOLE_HZ, 5)])
     fused = [s for s in steps if s.source == "fused"]
     assert len(fused) > 30 and all(s.quality == "ok" for s in fused)
+
+
+def test_footpod_speed_drives_the_imu_speed_correction() -> None:
+    sim = GaitSimulator(_profile(speed_mps=4.0))
+    imu = _batches(sim, "left", "foot_top", IMU_HZ, 8)
+    plain = _run(AthletePipeline("a1"), [imu])
+    corrected_pipe = AthletePipeline("a1")
+    corrected_pipe.imu.params = ImuParams(
+        speed_correction=SpeedCorrection(to_slope_ms_per_mps=10.0, ref_speed_mps=3.0)
+    )
+    pod = RawBatch(
+        schema=SCHEMA,
+        sensor_id="pod",
+        athlete="a1",
+        side="left",
+        placement="footpod",
+        family="rsc",
+        seq=0,
+        t0_s=0.0,
+        fs_hz=1.0,
+        n=1,
+        speed_mps=[4.0],
+    )
+    assert corrected_pipe.on_batch(pod) == []
+    corrected = _run(corrected_pipe, [imu])
+    assert len(corrected) == len(plain) > 10
+    for a, b in zip(corrected, plain, strict=True):
+        assert a.ic_s == pytest.approx(b.ic_s)
+        assert a.to_s - b.to_s == pytest.approx(0.010, abs=1e-6)  # (4.0 − 3.0) m/s × 10 ms

@@ -107,6 +107,8 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
     det = ImuContactDetector()
     with pytest.raises(ValueError, match="NaN"):
         det.feed(0.0, 100.0, [[0.0, 0.0, float("nan")]], [[0.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="n×3"):
+        det.feed(0.0, 100.0, np.zeros(6), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="samples"):
         det.feed(0.0, 100.0, np.zeros((3, 3)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="ml_axis"):

@@ -200,8 +200,11 @@ class ImuContactDetector:
         gyr_dps: npt.ArrayLike,
     ) -> list[Contact]:
         """Process samples taken at ``t0_s + i / fs_hz``; return contacts now complete."""
-        acc = np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3)
-        gyr = np.asarray(gyr_dps, dtype=np.float64).reshape(-1, 3)
+        acc = np.asarray(acc_mps2, dtype=np.float64)
+        gyr = np.asarray(gyr_dps, dtype=np.float64)
+        for name, x in (("acc_mps2", acc), ("gyr_dps", gyr)):
+            if x.ndim != 2 or x.shape[1] != 3:
+                raise ValueError(f"{name} must be n×3 (x, y, z per sample), got shape {x.shape}")
         if acc.shape[0] != gyr.shape[0]:
             raise ValueError(f"acc has {acc.shape[0]} samples but gyr has {gyr.shape[0]}")
         if gyr.shape[0] == 0:

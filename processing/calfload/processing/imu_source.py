@@ -36,6 +36,13 @@ class ImuSource:
     fusion: dict[Side, ContactFusion] = field(default_factory=dict)
     insole_sides: dict[Side, str] = field(default_factory=dict)  # side → insole sensor id
     gaps_reset: int = 0
+    speed_mps: float | None = None
+
+    def set_speed(self, speed_mps: float | None) -> None:
+        """Running speed for the speed correction (e.g. from a footpod), all IMU sensors."""
+        for imu in self.streams.values():
+            imu.detector.speed_mps = speed_mps
+        self.speed_mps = speed_mps
 
     def feed(self, batch: RawBatch, placement: str) -> list[Contact]:
         """Run the batch's IMU samples through its sensor's detector."""
@@ -46,6 +53,7 @@ class ImuSource:
             imu = self.streams[batch.sensor_id] = _ImuStream(
                 ImuContactDetector(replace(self.params, placement=kind))
             )
+            imu.detector.speed_mps = self.speed_mps
         period = 1.0 / batch.fs_hz
         expected = imu.next_t_s
         if batch.gap_samples > 0 or (

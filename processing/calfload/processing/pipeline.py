@@ -91,6 +91,8 @@ class AthletePipeline:
 
     def _on_imu_batch(self, batch: RawBatch) -> list[StepMessage]:
         """A batch from a foot/shank IMU: IMU steps, or a check of the insole's steps."""
+        if batch.speed_mps:
+            self.imu.set_speed(batch.speed_mps[-1])  # footpod pace → IMU speed correction
         if batch.acc_mps2 is None or batch.gyr_dps is None:
             return []
         if batch.placement not in IMU_PLACEMENTS:
