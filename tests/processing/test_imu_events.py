@@ -113,3 +113,37 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
         det.feed(0.0, 100.0, np.zeros((3, 3)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="ml_axis"):
         ImuFrame(ml_axis=3)
+
+
+def test_latency_within_one_stride_and_bounded_memory() -> None:
+    from calfload.bridge.simulator import AthleteProfile, GaitSimulator
+
+    fs = 200.0
+    sim = GaitSimulator(AthleteProfile("a", "A", speed_mps=3.5, cadence_spm=172.0, gct_ms=230.0))
+    t = np.arange(0.0, 60.0, 1.0 / fs)
+    acc, gyr = sim.foot_imu("left", t)
+    acc = np.vstack((acc, np.tile([0.0, 0.0, 9.81], (int(120 * fs), 1))))  # then 2 min still
+    gyr = np.vstack((gyr, np.zeros((int(120 * fs), 3))))
+    det = ImuContactDetector()
+    stride_s = 2 * 60.0 / 172.0
+    most = 0
+    emitted = 0
+    for k in range(0, acc.shape[0], 4):  # 20 ms packets
+        now_s = (k + 4) / fs
+        for c in det.feed(k / fs, fs, acc[k : k + 4], gyr[k : k + 4]):
+            assert now_s - c.to_s < stride_s
+            emitted += 1
+        most = max(most, det.buffered_samples)
+    assert emitted > 80
+    # Bounded by the longest stride accepted (2.5 s) plus one swing, whatever the length.
+    assert most < (ImuParams().max_stride_ms / 1000.0 + 0.5) * fs
+    assert det.buffered_samples < 0.1 * fs  # standing still: nearly nothing held
+
+
+def test_shank_placement_times_ic_at_the_peak_not_the_crossing(gaitmap: dict) -> None:
+    acc, gyr = gaitmap["left"]
+    foot = detect_imu_contacts(acc, gyr, fs_hz=FS)
+    shank = detect_imu_contacts(acc, gyr, fs_hz=FS, params=ImuParams(placement="shank"))
+    assert len(shank) == len(foot)
+    lags = np.array([s.ic_s - f.ic_s for s, f in zip(shank, foot, strict=True)])
+    assert np.all(lags > 0.0) and 0.01 < np.median(lags) < 0.1

@@ -180,6 +180,11 @@ class ImuContactDetector:
         self.cycles_rejected = 0
         self.reset()
 
+    @property
+    def buffered_samples(self) -> int:
+        """Samples held: at most ``max_stride_ms`` plus one swing; ~``merge_gap_ms`` while still."""
+        return int(self._g.size) + self._pending_n
+
     def reset(self) -> None:
         """Forget the signal's past (call after lost samples)."""
         self._fs: float | None = None
