@@ -269,32 +269,22 @@ class ImuContactDetector:
         p = self.params
         merge_n = max(1, round(p.merge_gap_ms * fs / 1000.0))
         contacts: list[Contact] = []
-        while True:
-            closed, open_start = _swings(
-                self._g, p.swing_dps, merge_n, round(p.min_swing_ms * fs / 1000.0)
-            )
-            if len(closed) >= 2:
-                (s0, e0), (s1, e1) = closed[0], closed[1]
-                m0 = s0 + int(np.argmin(self._g[s0:e0]))
-                m1 = s1 + int(np.argmin(self._g[s1:e1]))
-                contact = self._cycle(m0, m1, fs)
-                if contact is not None:
-                    contacts.append(p.speed_correction.apply(contact, self.speed_mps))
-                self._drop(s1)
-                continue
-            n = self._g.size
-            if len(closed) == 1:
-                s0, e0 = closed[0]
-                m0 = s0 + int(np.argmin(self._g[s0:e0]))
-                if (n - m0) * 1000.0 / fs > p.max_stride_ms:
-                    # No next swing within a stride: this cycle can never close.
-                    self._drop(open_start if open_start is not None else max(e0, n - merge_n))
-                    continue
-                break
-            # No closed swing: keep only what a future swing could still need.
-            keep_from = open_start if open_start is not None else max(0, n - merge_n)
-            self._drop(keep_from)
-            break
+        # One scan per call (linear in the chunk), then walk consecutive swing pairs.
+        closed, open_start = _swings(
+            self._g, p.swing_dps, merge_n, round(p.min_swing_ms * fs / 1000.0)
+        )
+        mids = [s0 + int(np.argmin(self._g[s0:e0])) for s0, e0 in closed]
+        for m0, m1 in zip(mids, mids[1:], strict=False):
+            contact = self._cycle(m0, m1, fs)  # rejects strides longer than max_stride_ms
+            if contact is not None:
+                contacts.append(p.speed_correction.apply(contact, self.speed_mps))
+        n = self._g.size
+        if closed and (n - mids[-1]) * 1000.0 / fs <= p.max_stride_ms:
+            self._drop(closed[-1][0])  # the last swing opens the next cycle
+        elif open_start is not None:
+            self._drop(open_start)  # keep only what a future swing could still need
+        else:
+            self._drop(max(0, n - merge_n, closed[-1][1] if closed else 0))
         return contacts
 
     def _drop(self, k: int) -> None:
