@@ -71,6 +71,7 @@ after toe-off, well within one stride. Chunk size never changes the result (test
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
@@ -274,7 +275,7 @@ class ImuContactDetector:
             self._g, p.swing_dps, merge_n, round(p.min_swing_ms * fs / 1000.0)
         )
         mids = [s0 + int(np.argmin(self._g[s0:e0])) for s0, e0 in closed]
-        for m0, m1 in zip(mids, mids[1:], strict=False):
+        for m0, m1 in itertools.pairwise(mids):
             contact = self._cycle(m0, m1, fs)  # rejects strides longer than max_stride_ms
             if contact is not None:
                 contacts.append(p.speed_correction.apply(contact, self.speed_mps))
