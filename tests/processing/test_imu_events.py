@@ -147,3 +147,25 @@ def test_shank_placement_times_ic_at_the_peak_not_the_crossing(gaitmap: dict) ->
     assert len(shank) == len(foot)
     lags = np.array([s.ic_s - f.ic_s for s, f in zip(shank, foot, strict=True)])
     assert np.all(lags > 0.0) and 0.01 < np.median(lags) < 0.1
+
+
+def test_automatic_sign_after_standing_is_chunk_invariant_and_bounded(gaitmap: dict) -> None:
+    acc, gyr = gaitmap["right"]
+    still = int(30 * FS)  # 30 s of standing before the walk: no sign can be decided there
+    acc = np.vstack((np.tile([0.0, 0.0, 9.81], (still, 1)), acc))
+    gyr = np.vstack((np.zeros((still, 3)), -gyr))  # a sensor whose ML axis points right
+    params = ImuParams(frame=ImuFrame(ml_axis=1, ml_sign=0))
+    whole = ImuContactDetector(params).feed(0.0, FS, acc, gyr)
+    det = ImuContactDetector(params)
+    pieces, most = [], 0
+    rng = np.random.default_rng(4)
+    k = 0
+    while k < acc.shape[0]:
+        n = int(rng.integers(1, 50))
+        pieces += det.feed(k / FS, FS, acc[k : k + n], gyr[k : k + n])
+        most = max(most, det.buffered_samples)
+        k += n
+    assert det.ml_sign == -1
+    assert len(pieces) == len(whole) > 20
+    assert [c.ic_s for c in pieces] == pytest.approx([c.ic_s for c in whole], abs=1e-6)
+    assert most <= 2 * params.auto_sign_window_s * FS + 50  # never the whole standing period

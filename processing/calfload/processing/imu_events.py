@@ -230,6 +230,12 @@ class ImuContactDetector:
     def _feed_unsigned(
         self, t0_s: float, fs_hz: float, g_raw: FloatArray, a: FloatArray
     ) -> list[Contact]:
+        """Hold raw samples until a block of ``auto_sign_window_s`` decides the sign.
+
+        Blocks are counted from the first sample after a reset, so chunking cannot change the
+        decision. Only the deciding block and the one before it are kept (memory stays
+        bounded while standing); the detector then runs on those samples.
+        """
         if self._pending_n == 0:
             self._pending_t0 = t0_s
         self._pending_g.append(g_raw)
@@ -238,17 +244,22 @@ class ImuContactDetector:
         block = max(1, round(self.params.auto_sign_window_s * fs_hz))
         g_all = np.concatenate(self._pending_g)
         a_all = np.concatenate(self._pending_a)
-        # Decide on whole blocks from the first sample, so chunking cannot change it.
-        while (self._sign_blocks_used + 1) * block <= g_all.size:
-            k = self._sign_blocks_used
-            sign = detect_ml_sign(
-                g_all[k * block : (k + 1) * block], a_all[k * block : (k + 1) * block], fs_hz
-            )
+        decided_at: int | None = None
+        while g_all.size >= 2 * block or (self._sign_blocks_used == 0 and g_all.size >= block):
+            # Pending data starts one block before the next undecided block (or at 0).
+            k = 0 if self._sign_blocks_used == 0 else block
+            sign = detect_ml_sign(g_all[k : k + block], a_all[k : k + block], fs_hz)
             self._sign_blocks_used += 1
             if sign is not None:
                 self.ml_sign = sign
+                decided_at = k
                 break
-        if self.ml_sign == 0:
+            if k:  # drop the older block: it can no longer be the one before a decision
+                g_all, a_all = g_all[block:], a_all[block:]
+                self._pending_t0 += block / fs_hz
+        if decided_at is None:
+            self._pending_g, self._pending_a = [g_all], [a_all]
+            self._pending_n = g_all.size
             return []
         t0 = self._pending_t0
         self._pending_g, self._pending_a, self._pending_n = [], [], 0
