@@ -23,14 +23,28 @@ def _c(ic: float, to: float) -> Contact:
 
 
 def test_agreeing_sources_are_fused_and_disagreeing_ones_suspect() -> None:
-    fusion = ContactFusion(FusionParams(limit_ms=40.0))
+    fusion = ContactFusion(FusionParams(limit_ms=40.0, gross_limit_ms=120.0, release_after_s=9.0))
     fusion.add_imu([], 0.5)  # an IMU is worn on this foot
-    assert fusion.add_insole([_c(1.00, 1.25), _c(2.00, 2.25)], 2.3) == []  # waits for the IMU
-    out = fusion.add_imu([_c(1.01, 1.24), _c(2.00, 2.32)], 2.6)
-    assert [(f.source, f.quality) for f in out] == [("fused", "ok"), ("fused", "suspect")]
-    assert out[0].contact.ic_s == 1.00  # events come from the insole
-    assert out[1].to_diff_ms == pytest.approx(70.0)
+    insole = [_c(1.0 + k, 1.25 + k) for k in range(6)]
+    assert fusion.add_insole(insole, 6.3) == []  # waits for the IMU
+    # The IMU sees contact 50 ms before the insole (a systematic offset, as in walking), and
+    # step 4's toe-off is 70 ms off that pattern.
+    imu = [_c(c.ic_s - 0.05, c.to_s + (0.07 if k == 4 else 0.0)) for k, c in enumerate(insole)]
+    out = fusion.add_imu(imu, 6.6)
+    assert [f.source for f in out] == ["fused"] * 6
+    assert [f.quality for f in out] == ["ok"] * 4 + ["suspect", "ok"]
+    assert out[0].contact.ic_s == 1.0  # events come from the insole
+    assert out[5].ic_offset_ms == pytest.approx(-50.0)
+    assert out[4].to_diff_ms == pytest.approx(70.0)
     assert fusion.suspect == 1
+
+
+def test_gross_disagreement_is_suspect_from_the_first_step() -> None:
+    fusion = ContactFusion()
+    fusion.add_imu([], 0.5)
+    fusion.add_insole([_c(1.0, 1.25)], 1.3)
+    out = fusion.add_imu([_c(1.13, 1.25)], 2.0)  # 130 ms > 120 ms outright limit
+    assert [(f.source, f.quality) for f in out] == [("fused", "suspect")]
 
 
 def test_unmatched_insole_contact_is_released_unchecked() -> None:
@@ -132,11 +146,11 @@ def test_insole_plus_foot_imu_gives_fused_steps() -> None:
         assert abs(s.gct_ms - t.gct_ms) < 1000.0 / INSOLE_HZ  # insole timing, not IMU
 
 
-def test_imu_out_of_step_with_the_insole_flags_suspect() -> None:
+def test_imu_far_out_of_step_with_the_insole_flags_suspect() -> None:
     sim = GaitSimulator(_profile())
     pipe = AthletePipeline("a1")
     streams = [_batches(sim, "left", "insole", INSOLE_HZ, 5)]
-    streams.append(_batches(sim, "left", "foot_top", IMU_HZ, 8, shift_s=0.06))
+    streams.append(_batches(sim, "left", "foot_top", IMU_HZ, 8, shift_s=0.13))
     steps = _run(pipe, streams)
     fused = [s for s in steps if s.source == "fused"]
     assert len(fused) > 30 and all(s.quality == "suspect" for s in fused)

@@ -9,7 +9,7 @@ from typing import Final
 
 from calfload.bridge.messages import RawBatch, Side
 from calfload.processing.events import Contact
-from calfload.processing.fusion import SHANK_LIMIT_MS, ContactFusion, FusionParams
+from calfload.processing.fusion import ContactFusion, FusionParams
 from calfload.processing.imu_events import ImuContactDetector, ImuParams, ImuPlacement
 
 IMU_PLACEMENTS: Final = ("foot_top", "heel", "shank")
@@ -67,6 +67,5 @@ class ImuSource:
     def fusion_for(self, side: Side, placement: str) -> ContactFusion:
         fusion = self.fusion.get(side)
         if fusion is None:
-            limit = SHANK_LIMIT_MS if placement == "shank" else FusionParams().limit_ms
-            fusion = self.fusion[side] = ContactFusion(FusionParams(limit_ms=limit))
+            fusion = self.fusion[side] = ContactFusion(FusionParams.for_placement(placement))
         return fusion
