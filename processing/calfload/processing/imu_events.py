@@ -9,7 +9,8 @@ both feet. The sagittal ("pitch") angular velocity is ``gyr_y``; with this frame
 and the foot slapping flat after a heel strike) and the swing phase is **negative**.
 A sensor mounted another way is mapped with :class:`ImuFrame` (which of its axes is
 medio-lateral and with which sign); :func:`detect_ml_sign` finds the sign from a few
-strides of data (tested on the gaitmap recording and on simulated walking and running).
+strides with sharp ground impacts (tested on the gaitmap foot IMUs; an IMU inside an insole,
+as in the Moticon recording, shows no sharp impact and gets no decision: set the sign).
 
 Method (foot placement, ``foot_top`` / ``heel``)
 ----------------------------------------------
@@ -18,10 +19,12 @@ Running Temporal Parameters Using Foot-Worn Inertial Sensors", *Front. Physiol.*
 doi:10.3389/fphys.2018.00610: the stride is cut from mid-swing to mid-swing (the swing
 extreme of the pitch rate); the pitch-rate extreme of the stance sign in the **first half**
 is their initial-contact (IC) feature and the one in the **second half** their terminal-contact
-(TC, toe-off) feature. Their IC feature (the foot-slap peak) lies a few tens of ms after
-touchdown; in the cited paper that constant part of the error is a bias they report, not
-a precision loss. calfload anchors IC instead on the **zero crossing of the pitch rate just
-before that peak** (the instant the swing rotation stops: the heel is on the ground), and
+(TC, toe-off) feature; they chose them for precision (IC 2 ± 1 ms, TC 4 ± 2 ms) and report
+the remaining biases separately (GCT bias < 12 ± 10 ms). In calfload's sign these are maxima;
+the IC one is the foot-slap peak, which on the data here lies 37–63 ms after touchdown
+(Dorschky mean cycle below; gaitmap walking, ``docs/validation.md``). calfload therefore
+anchors IC on the **zero crossing of the pitch rate just before that peak** (the instant the
+swing rotation stops; within about a sample of touchdown on both data sets), and
 refines it with the **acceleration signature of the impact**: the first sample where the
 norm of the acceleration jumps by more than ``impact_jump_mps2`` from one sample to the next,
 while the swing rotation has at least halved (a knock in mid-swing is not a landing).
