@@ -163,7 +163,7 @@ class ImuParams:
     max_stride_ms: float = 2500.0
     min_contact_ms: float = 80.0
     max_contact_ms: float = 1500.0
-    impact_jump_mps2: float = 35.0  # sample-to-sample rise of |acc| that marks an impact
+    impact_jump_mps2: float = 35.0  # rise of |acc| between samples = impact (set for 100–200 Hz)
     speed_correction: SpeedCorrection = field(default_factory=SpeedCorrection)
     auto_sign_window_s: float = 6.0
 
