@@ -160,7 +160,8 @@ class GaitSimulator:
         - rear-foot strike: the late-swing rotation ends at **exactly IC** (zero crossing),
           the foot slaps flat (positive peak at 15 % of stance), flat stance, push-off peak at
           **exactly TO** (rounded over ±15 ms), a 35 ms reversal into swing, mid-swing
-          extreme at 45 % of swing;
+          extreme at 0.45 + 0.08·v of the swing (clipped to 50–78 %: about half-way in walking
+          as in the gaitmap recording, ~75 % in running as in the Dorschky mean cycle);
         - fore-/mid-foot strike: no zero crossing at IC (the swing-sign rotation continues
           into the heel drop); IC is marked only by the impact.
 
@@ -197,7 +198,9 @@ class GaitSimulator:
             kv += [0.2 * a_push, 0.85 * a_push, a_push, 0.7 * a_push, 0.0]
             if k + 1 < len(mine):
                 swing = mine[k + 1].ic_s - s.to_s
-                kt += [s.to_s + 0.45 * swing, mine[k + 1].ic_s - 0.2 * swing]
+                f_mid = min(0.78, max(0.5, 0.45 + 0.08 * v))
+                late = min(0.2, 0.6 * (1.0 - f_mid))
+                kt += [s.to_s + f_mid * swing, mine[k + 1].ic_s - late * swing]
                 kv += [-a_swing, -0.45 * a_swing if p.rearfoot else -0.5 * a_swing]
         knots_t = np.asarray(kt)
         t_clip = np.clip(t_s, knots_t[0], knots_t[-1])

@@ -23,15 +23,19 @@ is their initial-contact (IC) feature and the one in the **second half** their t
 the remaining biases separately (GCT bias < 12 ± 10 ms). In calfload's sign these are maxima;
 the IC one is the foot-slap peak, which on the data here lies 37–63 ms after touchdown
 (Dorschky mean cycle below; gaitmap walking, ``docs/validation.md``). calfload therefore
-anchors IC on the **zero crossing of the pitch rate just before that peak** (the instant the
-swing rotation stops; within about a sample of touchdown on both data sets), and
+anchors IC on the **zero crossing of the pitch rate that ends the swing**, just before that
+peak (the instant the swing rotation stops; within about a sample of touchdown on both data
+sets), and
 refines it with the **acceleration signature of the impact**: the first sample where the
 norm of the acceleration jumps by more than ``impact_jump_mps2`` from one sample to the next,
 while the swing rotation has at least halved (a knock in mid-swing is not a landing).
 IC is the earlier of the two, so a forefoot strike, whose heel drop keeps the swing-sign
-rotation going after touchdown, is timed by its impact. TC is the second-half peak, timed
-by parabolic interpolation; when push-off is double-humped (turning steps) the last peak
-reaching half the maximum is taken, the one followed by the rapid reversal into swing.
+rotation going after touchdown, is timed by its impact. TC is the push-off peak, timed by
+parabolic interpolation: the last peak of the cycle reaching half its maximum (in a
+double-humped push-off, seen in turning steps, the one followed by the rapid reversal into
+swing). calfload does not split the cycle into halves: in running the swing extreme comes late
+in the swing (~75 % of it in the Dorschky mean cycle), so push-off can fall in the first half;
+IC is searched before push-off minus ``min_contact_ms`` instead.
 Both anchors are checked on the gaitmap walking recording with motion-capture events
 (``docs/validation.md``). In the running mean cycle of Dorschky et al. (2019, *J Biomech*
 95:109278; ``biomac_running_mean_cycles``, P01 right foot) the pitch rate crosses zero at
@@ -40,14 +44,19 @@ which is why the zero crossing, not the extreme, is the IC anchor.
 
 Shank placement
 ---------------
-Aminian K, Najafi B, Büla C, Leyvraz P-F, Robert P (2002) "Spatio-temporal parameters of
-gait measured by an ambulatory system using miniature gyroscopes", *J Biomech* 35(5):689–699:
-IC and TC are the pitch-rate extremes after and before the shank's mid-swing peak (the
-same two features, without the zero-crossing anchor). Shank events are far less certain
-per step: Kiernan D, Dunn Siino K, Hawkins DA (2023) *Sensors* 23(11):5022 report for the
-best shank methods in running biases of +17.4 ms (IC) and +3.5 ms (TC) with 95 % limits of
-agreement of −96.8…+131.6 ms and −143.9…+150.9 ms. Use shank GCT for averages, not per step;
-:data:`SHANK_LOA_MS` carries those limits for display.
+After Aminian K, Najafi B, Büla C, Leyvraz P-F, Robert P (2002) "Spatio-temporal parameters
+of gait measured by an ambulatory system using miniature gyroscopes", *J Biomech*
+35(5):689–699, who time shank events on the sagittal rate around the mid-swing peak. calfload
+uses the same IC as for the foot (the rate's rise through zero ending the swing, or an earlier
+impact) and takes toe-off as the **trough between the stance peak and the early-swing hump**
+(knee flexion after toe-off makes that hump the last major peak of a shank cycle). On the
+Dorschky running mean cycle this gives IC −14 ms and TO −6 ms against the GRF; the trough rule
+was chosen on that cycle, so it is a plausibility check, not a validation
+(``docs/validation.md``). Shank events are far less certain per step: Kiernan D, Dunn Siino K,
+Hawkins DA (2023) *Sensors* 23(11):5022 report for the best shank methods in running biases of
++17.4 ms (IC) and +3.5 ms (TC) with 95 % limits of agreement of −96.8…+131.6 ms and
+−143.9…+150.9 ms. Use shank GCT for averages, not per step; :data:`SHANK_LOA_MS` carries those
+limits for display.
 
 Speed correction
 ----------------
@@ -88,6 +97,8 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Kiernan et al. 2023, best shank methods in running: (bias, LoA low, LoA high) in ms.
 SHANK_LOA_MS: Final = {"ic": (17.4, -96.8, 131.6), "to": (3.5, -143.9, 150.9)}
+#: The foot-slap (or shank) IC peak is looked for this long after the swing rotation ends.
+SLAP_WINDOW_S: Final = 0.12
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,22 +333,38 @@ class ImuContactDetector:
             self.cycles_rejected += 1
             return None
         g = self._g
-        mid = (m0 + m1) // 2
-        p_ic = m0 + int(np.argmax(g[m0:mid]))
-        ic = _peak_index(g, p_ic) if p.placement == "shank" else self._foot_ic(m0, mid, p_ic)
-        if ic is None or (p.placement == "shank" and g[p_ic] <= 0.0):
+        # Push-off first: the last major positive peak before the next mid-swing. (The swing
+        # extreme comes late in a running swing, so push-off can fall in the first half of a
+        # mid-swing → mid-swing cycle; halves are not used.)
+        rel = _last_major_peak(g[m0:m1])
+        if rel is None:
             self.cycles_rejected += 1
             return None
-        lo = max(mid, int(np.ceil(ic + p.min_contact_ms * fs / 1000.0)))
-        if lo >= m1:
+        p_to = m0 + rel
+        hi = p_to - int(np.ceil(p.min_contact_ms * fs / 1000.0))
+        if hi <= m0 + 1:
             self.cycles_rejected += 1
             return None
-        p_to = _last_major_peak(g[lo:m1])
-        if p_to is None:
+        # Initial contact, before push-off by at least the minimum contact time: the swing
+        # rotation's end (first rise of the rate through zero after mid-swing) and the
+        # foot-slap peak that follows it within SLAP_WINDOW_S.
+        seg = g[m0 : hi + 1]
+        up = np.flatnonzero((seg[:-1] < 0.0) & (seg[1:] >= 0.0))
+        k_zc = m0 + int(up[0]) if up.size else None
+        w0 = m0 if k_zc is None else k_zc
+        w1 = min(hi, w0 + max(2, round(SLAP_WINDOW_S * fs)))
+        p_ic = w0 + int(np.argmax(g[w0 : w1 + 1]))
+        ic = self._foot_ic(m0, hi, k_zc)
+        if ic is None:
             self.cycles_rejected += 1
             return None
-        p_to += lo
-        to = _peak_index(g, p_to)
+        if p.placement == "shank":
+            # Shank: the last major peak is the early-swing knee-flexion hump, after toe-off;
+            # toe-off is the trough between the stance peak and that hump.
+            k_to = p_ic + int(np.argmin(g[p_ic : p_to + 1]))
+            to = _peak_index(-g, k_to) if p_ic < k_to < p_to else float(k_to)
+        else:
+            to = _peak_index(g, p_to)
         gct_ms = (to - ic) * 1000.0 / fs
         if not p.min_contact_ms <= gct_ms <= p.max_contact_ms:
             self.cycles_rejected += 1
@@ -345,20 +372,15 @@ class ImuContactDetector:
         nan = float("nan")
         return Contact(self._time(ic), self._time(to), nan, nan, "step")
 
-    def _foot_ic(self, m0: int, mid: int, p_ic: int) -> float | None:
-        """Zero crossing before the foot-slap peak, or an earlier impact (fractional index)."""
+    def _foot_ic(self, m0: int, hi: int, k_zc: int | None) -> float | None:
+        """Zero crossing ending the swing, or an earlier impact (fractional buffer index)."""
         p = self.params
         g, a = self._g, self._a
-        zc: float | None = None
-        if g[p_ic] > 0.0:
-            seg = g[m0 : p_ic + 1]
-            up = np.flatnonzero((seg[:-1] < 0.0) & (seg[1:] >= 0.0))
-            if up.size:
-                zc = _zero_crossing(g, m0 + int(up[-1]), m0, p_ic)
+        zc = None if k_zc is None else _zero_crossing(g, k_zc, m0, hi)
         # Impact: |acc| rises by more than the limit while the swing rotation has at least
         # halved; the onset lies between the last quiet and the first loud sample: midpoint.
-        rise = np.diff(a[m0 : mid + 1])
-        swing_ended = g[m0 + 1 : mid + 1] >= 0.5 * g[m0]
+        rise = np.diff(a[m0 : hi + 1])
+        swing_ended = g[m0 + 1 : hi + 1] >= 0.5 * g[m0]
         hits = np.flatnonzero((rise > p.impact_jump_mps2) & swing_ended)
         impact = m0 + float(hits[0]) + 0.5 if hits.size else None
         if zc is None:

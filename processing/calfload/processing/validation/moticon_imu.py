@@ -204,4 +204,6 @@ average than both. A fixed IMU−insole limit of a few tens of ms would flag mos
 offset (40 ms) plus an outright 120 ms limit. Suspect steps above are steps whose
 difference departs from that pattern.
 """
-    return Section("Insole IMU vs insole force (Moticon walking)", md, metrics, True)
+    return Section(
+        "Insole IMU vs insole force (Moticon walking; report, no target)", md, metrics, True
+    )
