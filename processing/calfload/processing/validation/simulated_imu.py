@@ -162,7 +162,8 @@ Worst error: {worst_frac:.2f} sample periods at ≤ 5 dps, {stress_frac:.2f} at
 
 RFS = rear-foot strike (IC = the earlier of the gyro zero crossing and the impact onset; the
 simulator puts both exactly at IC, so the impact's half-sample onset estimate shows as a small
-negative IC bias), FFS = fore-foot strike (no zero crossing at IC: IC from the impact). Test: `tests/processing/test_simulated_imu.py`.
+negative IC bias), FFS = fore-foot strike (no zero crossing at IC: IC from the impact).
+Test: `tests/processing/test_simulated_imu.py`.
 """
     return Section(
         "Foot IMU events vs simulated truth",
