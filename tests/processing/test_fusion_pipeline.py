@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from calfload.bridge.messages import SCHEMA, Placement, RawBatch, Side
 from calfload.bridge.simulator import AthleteProfile, GaitSimulator
 from calfload.processing.events import Contact
 from calfload.processing.fusion import ContactFusion, FusionParams
-from calfload.processing.imu_events import ImuParams, SpeedCorrection
+from calfload.processing.imu_events import ImuFrame, ImuParams, SpeedCorrection
 from calfload.processing.messages import StepMessage
 from calfload.processing.pipeline import AthletePipeline
 
@@ -192,3 +193,23 @@ def test_footpod_speed_drives_the_imu_speed_correction() -> None:
     for a, b in zip(corrected, plain, strict=True):
         assert a.ic_s == pytest.approx(b.ic_s)
         assert a.to_s - b.to_s == pytest.approx(0.010, abs=1e-6)  # (4.0 − 3.0) m/s × 10 ms
+
+
+def test_a_sensor_with_its_own_axes_is_mapped_by_its_frame() -> None:
+    sim = GaitSimulator(_profile(speed_mps=3.5, cadence_spm=172.0, gct_ms=230.0))
+    plain = _run(AthletePipeline("a1"), [_batches(sim, "left", "foot_top", IMU_HZ, 8)])
+    # The same sensor mounted with its x axis to the athlete's right (x = −left, y = forward):
+    rotated = [
+        msgspec.structs.replace(
+            b,
+            gyr_dps=[[-g[1], g[0], g[2]] for g in (b.gyr_dps or [])],
+        )
+        for b in _batches(sim, "left", "foot_top", IMU_HZ, 8)
+    ]
+    unmapped = _run(AthletePipeline("a1"), [rotated])
+    pipe = AthletePipeline("a1")
+    pipe.imu.frames["foot_top-left"] = ImuFrame(ml_axis=0, ml_sign=-1)
+    mapped = _run(pipe, [rotated])
+    assert len(mapped) == len(plain) > 20
+    assert [s.ic_s for s in mapped] == pytest.approx([s.ic_s for s in plain])
+    assert len(unmapped) < len(plain) // 2  # without the mapping the swing is not found

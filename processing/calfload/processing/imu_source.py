@@ -10,7 +10,12 @@ from typing import Final
 from calfload.bridge.messages import RawBatch, Side
 from calfload.processing.events import Contact
 from calfload.processing.fusion import ContactFusion, FusionParams
-from calfload.processing.imu_events import ImuContactDetector, ImuParams, ImuPlacement
+from calfload.processing.imu_events import (
+    ImuContactDetector,
+    ImuFrame,
+    ImuParams,
+    ImuPlacement,
+)
 
 IMU_PLACEMENTS: Final = ("foot_top", "heel", "shank")
 
@@ -26,11 +31,14 @@ class ImuSource:
     """IMU side of one athlete: a detector per IMU sensor and, where an insole is worn on the
     same foot, the insole-led fusion (:mod:`calfload.processing.fusion`).
 
-    ``params`` sets the expected frame (default: calfload's foot frame, y = left);
+    ``params`` sets the detector and the default frame (calfload's foot frame, y = left);
+    ``frames`` maps a sensor id to its own :class:`ImuFrame` (bridges publish each sensor's
+    axes as the device reports them, unrotated; ``ml_sign=0`` detects the sign from impacts);
     ``check_insole_imu`` also checks insole contacts against the insole's own IMU.
     """
 
     params: ImuParams = field(default_factory=ImuParams)
+    frames: dict[str, ImuFrame] = field(default_factory=dict)
     check_insole_imu: bool = False
     streams: dict[str, _ImuStream] = field(default_factory=dict)
     fusion: dict[Side, ContactFusion] = field(default_factory=dict)
@@ -51,7 +59,13 @@ class ImuSource:
         if imu is None:
             kind: ImuPlacement = "shank" if placement == "shank" else "foot_top"
             imu = self.streams[batch.sensor_id] = _ImuStream(
-                ImuContactDetector(replace(self.params, placement=kind))
+                ImuContactDetector(
+                    replace(
+                        self.params,
+                        placement=kind,
+                        frame=self.frames.get(batch.sensor_id, self.params.frame),
+                    )
+                )
             )
             imu.detector.speed_mps = self.speed_mps
         period = 1.0 / batch.fs_hz
