@@ -6,15 +6,25 @@ chunk sizes differ.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 
 from calfload.bridge.messages import SCHEMA, RawBatch, Side
 from calfload.processing.events import Contact, InsoleContactDetector
+from calfload.processing.fusion import FusedContact
+from calfload.processing.imu_source import IMU_PLACEMENTS, ImuSource
 from calfload.processing.load_stream import LoadTracker
-from calfload.processing.messages import SessionSummary, SideSummary, StepMessage
+from calfload.processing.messages import (
+    Quality,
+    SessionSummary,
+    SideSummary,
+    Source,
+    StepMessage,
+)
 
 G0_MPS2 = 9.80665
 RECENT_STEPS = 20
@@ -43,12 +53,13 @@ class AthletePipeline:
     recent_ic_s: deque[float] = field(default_factory=lambda: deque(maxlen=2 * RECENT_STEPS))
     gaps_reset: int = 0
     load: LoadTracker = field(default_factory=LoadTracker)
+    imu: ImuSource = field(default_factory=ImuSource)
 
     def on_batch(self, batch: RawBatch) -> list[StepMessage]:
         """Feed one raw batch; return the steps that closed in it."""
         if batch.force_n is None:
             self.load.on_batch(batch, gap=False)
-            return []
+            return self._on_imu_batch(batch)
         stream = self.streams.setdefault(batch.side, _Stream())
         expected = stream.next_t_s
         period = 1.0 / batch.fs_hz
@@ -62,9 +73,55 @@ class AthletePipeline:
         self.load.on_batch(batch, gap=gap)
         stream.next_t_s = batch.t0_s + batch.n * period
         contacts = stream.detector.feed(batch.t0_s, batch.fs_hz, batch.force_n)
-        return [self._step(batch, stream, c) for c in contacts if c.kind == "step"]
+        return self._insole_steps(batch, stream, [c for c in contacts if c.kind == "step"])
 
-    def _step(self, batch: RawBatch, stream: _Stream, c: Contact) -> StepMessage:
+    # -- IMU and fusion (kept apart from the insole path) -----------------------------
+
+    def _insole_steps(
+        self, batch: RawBatch, stream: _Stream, contacts: list[Contact]
+    ) -> list[StepMessage]:
+        """Insole contacts, checked against an IMU on the same foot when there is one."""
+        imu = self.imu
+        imu.insole_sides[batch.side] = batch.sensor_id
+        end_s = batch.t0_s + batch.n / batch.fs_hz
+        released: list[FusedContact] = []
+        if imu.check_insole_imu and batch.acc_mps2 is not None and batch.gyr_dps is not None:
+            fusion = imu.fusion_for(batch.side, "foot_top")
+            released += fusion.add_imu(imu.feed(batch, "foot_top"), end_s)
+        fusion_or_none = imu.fusion.get(batch.side)
+        if fusion_or_none is None:
+            return [self._step(batch, stream, c) for c in contacts]
+        released += fusion_or_none.add_insole(contacts, end_s)
+        return [self._step(batch, stream, f.contact, f.source, f.quality) for f in released]
+
+    def _on_imu_batch(self, batch: RawBatch) -> list[StepMessage]:
+        """A batch from a foot/shank IMU: IMU steps, or a check of the insole's steps."""
+        if batch.speed_mps:
+            self.imu.set_speed(batch.speed_mps[-1])  # footpod pace → IMU speed correction
+        if batch.acc_mps2 is None or batch.gyr_dps is None:
+            return []
+        if batch.placement not in IMU_PLACEMENTS:
+            return []
+        imu = self.imu
+        contacts = imu.feed(batch, batch.placement)
+        insole_id = imu.insole_sides.get(batch.side)
+        if insole_id is None:
+            stream = self.streams.setdefault(batch.side, _Stream())
+            return [self._step(batch, stream, c, "imu") for c in contacts]
+        fusion = imu.fusion_for(batch.side, batch.placement)
+        released = fusion.add_imu(contacts, batch.t0_s + batch.n / batch.fs_hz)
+        stream = self.streams[batch.side]
+        as_insole = msgspec.structs.replace(batch, sensor_id=insole_id)
+        return [self._step(as_insole, stream, f.contact, f.source, f.quality) for f in released]
+
+    def _step(
+        self,
+        batch: RawBatch,
+        stream: _Stream,
+        c: Contact,
+        source: Source = "insole",
+        quality: Quality = "ok",
+    ) -> StepMessage:
         side = batch.side
         other: Side = "right" if side == "left" else "left"
         other_to = self.last_to_s.get(other)
@@ -81,10 +138,15 @@ class AthletePipeline:
         stream.gct_ms_last = gct_ms
         stream.recent_gct_ms.append(gct_ms)
         weight_n = self.body_mass_kg * G0_MPS2 if self.body_mass_kg else None
-        peak_bw = round(c.peak_force_n / weight_n, 3) if weight_n else None
+        has_force = math.isfinite(c.peak_force_n)  # NaN for IMU contacts: not measured
+        peak_bw = round(c.peak_force_n / weight_n, 3) if weight_n and has_force else None
         if peak_bw is not None:
             stream.recent_peak_bw.append(peak_bw)
-        loading = self.load.contact_fields(side, c.ic_s, c.to_s, self.body_mass_kg)
+        loading = (
+            self.load.contact_fields(side, c.ic_s, c.to_s, self.body_mass_kg)
+            if has_force
+            else self.load.imu_fields(gct_ms, flight_ms, self.body_mass_kg)
+        )
         step = StepMessage(
             schema=SCHEMA,
             athlete=self.athlete,
@@ -97,12 +159,15 @@ class AthletePipeline:
             flight_ms=flight_ms,
             step_time_ms=step_time_ms,
             cadence_spm=round(60000.0 / step_time_ms, 2) if step_time_ms else None,
-            peak_force_n=round(c.peak_force_n, 2),
-            peak_force_bw=peak_bw,
-            impulse_ns=round(c.impulse_ns, 3),
-            quality="ok",
-            source="insole",
-            **loading,
+            quality=quality,
+            source=source,
+            # Measured force fields; a spring-mass estimate (IMU steps) may supply them.
+            **{
+                "peak_force_n": round(c.peak_force_n, 2) if has_force else None,
+                "peak_force_bw": peak_bw,
+                "impulse_ns": round(c.impulse_ns, 3) if has_force else None,
+                **loading,
+            },
         )
         self.load.add_step(step)
         return step
