@@ -34,7 +34,8 @@ Pressure-Based Foot Contact Event Detection Algorithms across Different Slopes a
   running (Keller TF et al. 1996, "Relationship between vertical ground reaction force and speed
   during walking, slow jogging, and running", *Clin Biomech* 11(5):253: walking stance > 0.5 s).
 * **Quality.** Each step is ``ok`` or ``suspect`` with a reason (``no_swing_before``,
-  ``short_swing``, ``low_peak``, ``long_contact``).
+  ``short_swing``, ``low_peak``, ``long_contact``, ``gap_in_contact``).
+* **Gaps.** Lost samples are never filled: see :meth:`InsoleContactDetector.gap`.
 
 The detector is fed chunks of any size: feeding a signal in one piece or in many pieces gives
 the same contacts (tested); it keeps the last few samples for the walk-back. Work per chunk is
@@ -95,6 +96,7 @@ class ContactParams:
     refractory_ms: float = 60.0
     min_swing_ms: float = 100.0
     max_walkback: int = 12
+    max_gap_samples: int = 3
     default_loaded_n: float = 700.0
     level_alpha: float = 0.3
     baseline_alpha: float = 0.3
@@ -139,6 +141,28 @@ class InsoleContactDetector:
         self._prev_impulse = 0.0
         self._swing_sum = 0.0
         self._swing_n = 0
+        self._gap_in_contact = False
+
+    def gap(self, missing_samples: int) -> None:
+        """Samples were lost just before the next chunk.
+
+        A short gap (up to ``max_gap_samples``) inside a contact, with force above the closing
+        level before it, keeps the contact open: both its events are still measured on real
+        samples, never interpolated across the gap, and the step is flagged ``suspect``
+        (``gap_in_contact``). Any other gap forgets the recent signal (:meth:`reset`); a contact
+        whose event could lie in the gap is dropped.
+        """
+        p = self.params
+        last = float(self._hist[-1]) if self._hist.size else -np.inf
+        off = self.baseline_n + p.off_frac * self.loaded_level_n
+        if self._state == _CONTACT and missing_samples <= p.max_gap_samples and last >= off:
+            self._hist = np.empty(0, dtype=np.float64)
+            self._gap_in_contact = True
+            return
+        if self._state == _IDLE and missing_samples <= p.max_gap_samples:
+            self._hist = np.empty(0, dtype=np.float64)  # swing continues; nothing to guess
+            return
+        self.reset()
 
     def set_loaded_level(self, loaded_level_n: float) -> None:
         """Restart the loaded-level tracker from a known body weight (N)."""
@@ -196,6 +220,13 @@ class InsoleContactDetector:
                     self._state = _CONTACT  # dipped between the levels and rose again
                     i = hit
                     continue
+                if hit == 0:  # the toe-off fell into a gap: never guessed
+                    self._state = _IDLE
+                    self._ic_s = None
+                    self._prev_to_s = None
+                    self._gap_in_contact = False
+                    i = hit + 1
+                    continue
                 to_s = _cross(tb, dt, f, hit, base + p.onset_frac * lv) + p.to_offset_ms / 1000.0
                 contact = self._close(to_s)
                 if contact is not None:
@@ -211,6 +242,7 @@ class InsoleContactDetector:
             mean = self._swing_sum / self._swing_n
             self.baseline_n += p.baseline_alpha * (mean - self.baseline_n)
         self._swing_sum, self._swing_n = 0.0, 0
+        self._gap_in_contact = False
         ev = self.baseline_n + p.event_frac * self.loaded_level_n
         k = j
         stop = max(0, j - p.max_walkback)
@@ -237,6 +269,7 @@ class InsoleContactDetector:
         self._refractory_until = to_s + p.refractory_ms / 1000.0
         ic_s, self._ic_s = self._ic_s, None
         prev_to, self._prev_to_s = self._prev_to_s, to_s
+        gap_in_contact, self._gap_in_contact = self._gap_in_contact, False
         if ic_s is None:
             self._prev_ic_s = None
             return None  # began before the data (or a gap): never guessed
@@ -273,6 +306,8 @@ class InsoleContactDetector:
             stride_s = None
             gait = "running" if duration_s < RUNNING_MAX_GCT_S else "walking"
         reasons = []
+        if gap_in_contact:
+            reasons.append("gap_in_contact")
         if prev_to is None:
             reasons.append("no_swing_before")
         elif (ic_s - prev_to) * 1000.0 < p.min_swing_ms:

@@ -8,6 +8,7 @@ from calfload.bridge.messages import Message, Side, State
 
 Quality = Literal["ok", "suspect"]
 Source = Literal["insole", "imu", "fused"]
+GaitMode = Literal["running", "walking"]
 
 
 class StepMessage(Message, frozen=True, kw_only=True):
@@ -16,7 +17,9 @@ class StepMessage(Message, frozen=True, kw_only=True):
     ``ic_s`` / ``to_s`` are initial contact and toe-off on the session clock
     (seconds since the Unix epoch for live data, seconds from the file's start
     offline). ``flight_ms`` is the time from the other foot's previous toe-off to
-    this initial contact, ``None`` when that toe-off is unknown.
+    this initial contact, ``None`` when that toe-off is unknown. ``gait`` tells running
+    (a flight phase) from walking (double support); ``quality_reason`` says why a step is
+    ``suspect`` (comma-separated codes, empty when ``ok``).
     """
 
     athlete: str
@@ -34,6 +37,8 @@ class StepMessage(Message, frozen=True, kw_only=True):
     impulse_ns: float | None = None
     quality: Quality = "ok"
     source: Source = "insole"
+    gait: GaitMode | None = None
+    quality_reason: str = ""
 
 
 class SideSummary(Message, frozen=True, kw_only=True):
