@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from calfload.bridge import topics
 from calfload.bridge.mqtt import BrokerUrl
+from calfload.dashboard import analyze_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     dash.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--http-port", type=int, default=8000, metavar="PORT")
+    analyze_cli.add_parser(sub)
     return p
 
 
@@ -59,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _process(args)
         if args.command == "dashboard":
             return _dashboard(args)
+        if args.command == "analyze":
+            return analyze_cli.run(args)
     except (ValueError, RuntimeError) as exc:
         print(f"calfload: {exc}", file=sys.stderr)
         return 2

@@ -120,26 +120,27 @@ class AthletePipeline:
         return self._release(final=True)
 
     def _release(self, *, final: bool) -> list[StepMessage]:
+        """Release held steps in order of initial contact across both feet."""
         out: list[StepMessage] = []
-        progress = True
-        while progress:
-            progress = False
-            for side, stream in self.streams.items():
+        while True:
+            heads = [(st.pending[0], side) for side, st in self.streams.items() if st.pending]
+            if not heads:
+                break
+            heads.sort(key=lambda h: h[0].ic_s)
+            chosen = None
+            for k, (c, side) in enumerate(heads):
+                stream = self.streams[side]
                 other = self.streams.get(_other(side))
-                while stream.pending:
-                    c = stream.pending[0]
-                    ready = (
-                        final
-                        or other is None
-                        or other.done_s >= c.to_s
-                        or stream.done_s - c.to_s > HOLD_MAX_S
-                    )
-                    if not ready:
-                        break
-                    stream.pending.popleft()
-                    out.append(self._step(side, stream, other, c))
-                    progress = True
-        out.sort(key=lambda m: m.ic_s)
+                overdue = stream.done_s - c.to_s > HOLD_MAX_S
+                ready = final or other is None or other.done_s >= c.to_s or overdue
+                if ready and (k == 0 or overdue):
+                    chosen = side
+                    break
+            if chosen is None:
+                break
+            stream = self.streams[chosen]
+            c = stream.pending.popleft()
+            out.append(self._step(chosen, stream, self.streams.get(_other(chosen)), c))
         return out
 
     def _step(self, side: Side, stream: _Stream, other: _Stream | None, c: Contact) -> StepMessage:

@@ -1,0 +1,214 @@
+"""Offline analysis of a recording with the live pipeline (``calfload analyze``).
+
+The recording is cut into :class:`SampleBlock` s of ``chunk_samples`` per foot (1 s by default,
+like a few live batches), fed to the same :class:`AthletePipeline` the live worker runs, in time
+order, alternating the feet; missing
+samples (NaN, or jumps in the time column) become gaps exactly as lost packets do live. The
+steps table has one row per step; times are seconds from the file's first sample.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+
+from calfload.processing.events import ContactParams
+from calfload.processing.io.calfload_csv import looks_like_calfload, read_recording
+from calfload.processing.io.moticon import looks_like_moticon, read_moticon
+from calfload.processing.io.recording import Recording, RecordingError, runs
+from calfload.processing.messages import StepMessage
+from calfload.processing.pipeline import HOLD_MAX_S, AthletePipeline, SampleBlock
+
+FileFormat = Literal["auto", "calfload", "moticon"]
+FIRST_COLUMNS = ("side", "ic_s", "to_s", "gct_ms")
+DROP_COLUMNS = ("schema",)
+Progress = Callable[[float], None]
+
+
+def read_any(path: Path, fmt: FileFormat = "auto") -> Recording:
+    """Read a recording, detecting its format from the first lines when ``fmt`` is auto."""
+    if fmt == "auto":
+        try:
+            with path.open("rb") as fh:
+                head_bytes = fh.read(4096)
+        except OSError as exc:
+            raise RecordingError(
+                str(path), None, None, f"cannot read the file ({exc.strerror})"
+            ) from exc
+        if head_bytes[:2] == b"\x1f\x8b":
+            import gzip
+
+            with gzip.open(path, "rb") as gz:
+                head_bytes = gz.read(4096)
+        head = head_bytes.decode("utf-8", errors="replace")
+        if looks_like_moticon(head):
+            fmt = "moticon"
+        elif looks_like_calfload(head):
+            fmt = "calfload"
+        else:
+            raise RecordingError(
+                str(path), 1, None, "unknown format (not a calfload recording or Moticon export)"
+            )
+    return read_moticon(path) if fmt == "moticon" else read_recording(path)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    steps: list[StepMessage]
+    summary: dict[str, Any]
+
+
+def blocks(rec: Recording, chunk_samples: int) -> list[tuple[int, SampleBlock]]:
+    """The recording as pipeline input: (end sample index, block), in feeding order."""
+    t0 = float(rec.time_s[0]) if rec.time_s.size else 0.0
+    pieces: list[tuple[int, int, SampleBlock]] = []
+    for order, (side, signals) in enumerate(rec.sides.items()):
+        f = signals.force_n
+        for a, b in runs(rec.time_s, np.isfinite(f), rec.fs_hz):
+            s = a
+            while s < b:
+                chunk = s // chunk_samples
+                e = min(b, (chunk + 1) * chunk_samples)
+                block = SampleBlock(
+                    side, f"file-{side}", float(rec.time_s[s]) - t0, rec.fs_hz, f[s:e]
+                )
+                pieces.append((chunk * 2 + order, e, block))
+                s = e
+    pieces.sort(key=lambda p: (p[0], p[2].t0_s))
+    return [(e, blk) for _, e, blk in pieces]
+
+
+def analyze(
+    rec: Recording,
+    *,
+    body_mass_kg: float | None = None,
+    chunk_samples: int = 100,
+    params: ContactParams | None = None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Run the live pipeline over a recording; return its steps and a session summary."""
+    if chunk_samples / rec.fs_hz > HOLD_MAX_S / 2:
+        raise ValueError(f"chunks must last at most {HOLD_MAX_S / 2} s (the pipeline's hold)")
+    mass = body_mass_kg if body_mass_kg is not None else rec.body_mass_kg
+    pipeline = AthletePipeline(rec.meta.get("athlete", "file"), mass, params)
+    steps: list[StepMessage] = []
+    todo = blocks(rec, chunk_samples)
+    n = max(1, rec.time_s.size)
+    for k, (end, block) in enumerate(todo):
+        steps += pipeline.on_samples(block)
+        if progress is not None and k % 16 == 0:
+            progress(end / n)
+    steps += pipeline.flush()
+    if progress is not None:
+        progress(1.0)
+    steps.sort(key=lambda s: (s.ic_s, s.side))
+    return Analysis(steps, summarize(rec, pipeline, steps, mass))
+
+
+def summarize(
+    rec: Recording, pipeline: AthletePipeline, steps: Sequence[StepMessage], mass: float | None
+) -> dict[str, Any]:
+    duration = rec.duration_s
+    summary = pipeline.summary(duration)
+    out: dict[str, Any] = {
+        "source_format": rec.source,
+        "duration_s": round(duration, 3),
+        "fs_hz": rec.fs_hz,
+        "body_mass_kg": mass,
+        "steps": len(steps),
+        "cadence_spm": _cadence(steps),
+        "gct_symmetry_pct": summary.gct_symmetry_pct,
+        "gaps": pipeline.gaps_reset,
+        "suspect_steps": sum(1 for s in steps if s.quality != "ok"),
+        "gait": {g: sum(1 for s in steps if s.gait == g) for g in ("running", "walking")},
+    }
+    for side in ("left", "right"):
+        mine = [s for s in steps if s.side == side]
+        gct = np.array([s.gct_ms for s in mine])
+        out[side] = {
+            "steps": len(mine),
+            "gct_ms_mean": _r(gct.mean()) if gct.size else None,
+            "gct_ms_sd": _r(gct.std(ddof=1)) if gct.size > 1 else None,
+            "peak_force_bw_mean": _mean([s.peak_force_bw for s in mine]),
+        }
+    return out
+
+
+def _cadence(steps: Sequence[StepMessage]) -> float | None:
+    times = [s.step_time_ms for s in steps if s.step_time_ms]
+    return _r(60000.0 / float(np.median(times))) if times else None
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    v = [x for x in values if x is not None]
+    return _r(float(np.mean(v))) if v else None
+
+
+def _r(x: float) -> float:
+    return round(float(x), 2)
+
+
+def step_rows(steps: Sequence[StepMessage]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Column names and one dict per step (the steps table)."""
+    rows = [
+        {k: v for k, v in msgspec.structs.asdict(s).items() if k not in DROP_COLUMNS} for s in steps
+    ]
+    names = list(FIRST_COLUMNS) + [
+        f.name
+        for f in msgspec.structs.fields(StepMessage)
+        if f.name not in FIRST_COLUMNS and f.name not in DROP_COLUMNS
+    ]
+    return names, rows
+
+
+def write_steps(path: Path, steps: Sequence[StepMessage]) -> None:
+    """Write the steps table as CSV (or Parquet for a ``.parquet`` path, needs pyarrow)."""
+    names, rows = step_rows(steps)
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
+            import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            raise RuntimeError(
+                "writing .parquet needs pyarrow: pip install 'calfload[parquet]' (or use .csv)"
+            ) from exc
+        table = pa.table({n: [r[n] for r in rows] for n in names})
+        pq.write_table(table, path)
+        return
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Human-readable session summary (a few lines)."""
+
+    def v(x: object, unit: str = "") -> str:
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return "–"
+        return f"{x}{unit}"
+
+    lines = [
+        f"{summary['source_format']} recording, {summary['duration_s']:.1f} s at "
+        f"{summary['fs_hz']:g} Hz, body mass {v(summary['body_mass_kg'], ' kg')}",
+        f"steps {summary['steps']} (running {summary['gait']['running']}, walking "
+        f"{summary['gait']['walking']}; suspect {summary['suspect_steps']}), cadence "
+        f"{v(summary['cadence_spm'], ' spm')}, gaps {summary['gaps']}",
+    ]
+    for side in ("left", "right"):
+        s = summary[side]
+        lines.append(
+            f"{side:>5}: {s['steps']} steps, GCT {v(s['gct_ms_mean'], ' ms')} "
+            f"(SD {v(s['gct_ms_sd'], ' ms')}), peak {v(s['peak_force_bw_mean'], ' BW')}"
+        )
+    lines.append(f"GCT symmetry {v(summary['gct_symmetry_pct'], ' %')} (left vs right)")
+    return "\n".join(lines)
