@@ -10,7 +10,8 @@ Pressure-Based Foot Contact Event Detection Algorithms across Different Slopes a
   starts at the body weight (or ``default_loaded_n``) and is then tracked from the mechanics:
   over a whole stride the mean vertical force of one foot is half the body weight, so
   ``2 × impulse / stride time`` of each stride updates it (and ``2 × mean force`` of a standing
-  period). The baseline is the mean of the unloaded swing samples, updated at each contact.
+  period). The baseline is the median of the unloaded swing samples (below the opening level),
+  taken at once from the first swing and then updated at each contact.
 * **Hysteresis.** A contact opens when force rises to ``on_frac`` and closes when it falls below
   ``off_frac`` of the loaded level (``off < on``), so ripple and noise near the floor do not
   split or create contacts.
@@ -56,6 +57,7 @@ StepQuality = Literal["ok", "suspect"]
 
 _IDLE, _CONTACT, _CLOSING = 0, 1, 2
 RUNNING_MAX_GCT_S = 0.4
+SWING_KEEP = 256  # swing samples kept for the baseline (median)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,8 @@ class ContactParams:
     level_alpha: float = 0.3
     baseline_alpha: float = 0.3
     low_peak_frac: float = 0.5
-    ic_offset_ms: float = -1.2
-    to_offset_ms: float = 3.7
+    ic_offset_ms: float = -1.3
+    to_offset_ms: float = 3.9
 
 
 class InsoleContactDetector:
@@ -125,6 +127,7 @@ class InsoleContactDetector:
         self.params = params or ContactParams()
         self.loaded_level_n = float(loaded_level_n or self.params.default_loaded_n)
         self.baseline_n = 0.0
+        self._baseline_known = False
         self.contacts_rejected = 0
         self.reset()
 
@@ -139,8 +142,7 @@ class InsoleContactDetector:
         self._prev_to_s: float | None = None
         self._prev_ic_s: float | None = None
         self._prev_impulse = 0.0
-        self._swing_sum = 0.0
-        self._swing_n = 0
+        self._swing = np.empty(0, dtype=np.float64)
         self._gap_in_contact = False
 
     def gap(self, missing_samples: int) -> None:
@@ -192,9 +194,9 @@ class InsoleContactDetector:
                 hit = _first(f, start, n, -np.inf, base + p.on_frac * lv)
                 end = n if hit < 0 else hit
                 swing = f[i:end]
-                low = swing[swing < ev]
-                self._swing_sum += float(low.sum())
-                self._swing_n += int(low.size)
+                low = swing[swing < base + p.on_frac * lv]
+                if low.size:
+                    self._swing = np.concatenate((self._swing, low))[-SWING_KEEP:]
                 if hit < 0:
                     i = n
                     break
@@ -238,10 +240,12 @@ class InsoleContactDetector:
 
     def _open(self, f: npt.NDArray[np.float64], j: int, tb: float, dt: float) -> None:
         p = self.params
-        if self._swing_n >= 3:
-            mean = self._swing_sum / self._swing_n
-            self.baseline_n += p.baseline_alpha * (mean - self.baseline_n)
-        self._swing_sum, self._swing_n = 0.0, 0
+        if self._swing.size >= 3:
+            level = float(np.median(self._swing))
+            alpha = p.baseline_alpha if self._baseline_known else 1.0
+            self.baseline_n += alpha * (level - self.baseline_n)
+            self._baseline_known = True
+        self._swing = np.empty(0, dtype=np.float64)
         self._gap_in_contact = False
         ev = self.baseline_n + p.event_frac * self.loaded_level_n
         k = j
