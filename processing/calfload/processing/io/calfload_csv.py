@@ -33,7 +33,13 @@ _CELL = re.compile(r"^(left|right)_cell_(\d+)_force_n$")
 
 
 def looks_like_calfload(head: str) -> bool:
-    return f"format: {FORMAT_NAME}" in head or head.startswith("time_s,")
+    """True when the first lines of a file look like a calfload recording."""
+    if f"format: {FORMAT_NAME}" in head:
+        return True
+    for line in head.splitlines():
+        if not line.startswith("#"):
+            return line.startswith("time_s,")
+    return False
 
 
 def _lines(path: Path) -> list[str]:
