@@ -241,7 +241,8 @@ class InsoleContactDetector:
     def _open(self, f: npt.NDArray[np.float64], j: int, tb: float, dt: float) -> None:
         p = self.params
         if self._swing.size >= 3:
-            level = float(np.median(self._swing))
+            k = self._swing.size // 2
+            level = float(np.partition(self._swing, k)[k])  # median (upper for even counts)
             alpha = p.baseline_alpha if self._baseline_known else 1.0
             self.baseline_n += alpha * (level - self.baseline_n)
             self._baseline_known = True
@@ -349,9 +350,10 @@ def _first(f: npt.NDArray[np.float64], a: int, n: int, below: float, at_or_above
     while a < n:
         b = min(n, a + block)
         x = f[a:b]
-        hits = np.flatnonzero((x < below) | (x >= at_or_above))
-        if hits.size:
-            return int(hits[0]) + a
+        hits = (x < below) | (x >= at_or_above)
+        j = int(hits.argmax())
+        if hits[j]:
+            return j + a
         a, block = b, block * 4
     return -1
 
