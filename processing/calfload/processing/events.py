@@ -103,8 +103,8 @@ class ContactParams:
     level_alpha: float = 0.3
     baseline_alpha: float = 0.3
     low_peak_frac: float = 0.5
-    ic_offset_ms: float = -1.3
-    to_offset_ms: float = 3.9
+    ic_offset_ms: float = -1.4
+    to_offset_ms: float = 4.0
 
 
 class InsoleContactDetector:

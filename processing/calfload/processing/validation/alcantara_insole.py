@@ -250,6 +250,7 @@ def run(data_dir: Path) -> Section:
     )
     naive = score(trials, list(range(16)), TEST_SEEDS, naive=True)
     no_ripple = all_rows.subset(~np.isin(all_rows.trial, RIPPLE_ROWS))
+    held_clean = held_out.subset(~np.isin(held_out.trial, RIPPLE_ROWS))
     g = held_out.gct_err_ms
     wrong_pct = 100.0 * (held_out.missed + held_out.extra) / held_out.truth_n
     passed = abs(float(g.mean())) <= 2.0 and float(g.std()) < 5.0 and wrong_pct < 0.5
@@ -269,6 +270,7 @@ def run(data_dir: Path) -> Section:
         "extra |",
         "|---|---|---|---|---|---|---|",
         _row("**calfload, held-out trials**", held_out),
+        _row("calfload, held-out without ripple row 13", held_clean),
         _row("calfload, held-out, offsets 0", uncal),
         _row("calfload, all 16 trials", all_rows),
         _row(f"calfload, without ripple rows {list(RIPPLE_ROWS)}", no_ripple),
@@ -276,11 +278,24 @@ def run(data_dir: Path) -> Section:
         "",
         f"Target (issue 4): GCT bias within ±2 ms, SD < 5 ms, < 0.5 % missed + extra. Held-out: "
         f"bias {g.mean():+.2f} ms, SD {g.std():.2f} ms, missed + extra {wrong_pct:.2f} % of "
-        f"{held_out.truth_n} → **{'meets' if passed else 'misses'}**.",
+        f"{held_out.truth_n} → **{'meets' if passed else 'misses'}**"
+        f"{'' if passed else ' (the SD)'}. Without the ripple row: GCT SD "
+        f"{held_clean.gct_err_ms.std():.2f} ms.",
         "",
         "Rows 6, 12 and 13 contain a pre-touchdown ripple of 0.05–0.06 BW that the truth merges "
-        "into the contact (gap < 30 ms); under 2 % BW noise no insole can see it, so those rows "
-        "carry the largest IC errors (truth starts 12–16 ms early).",
+        "into the contact (gap < 30 ms; data README §1); under 2 % BW noise no insole can see it, "
+        "so in those rows the truth starts 12–16 ms before any insole-visible touchdown and their "
+        "IC errors dominate the SD. The rest of the SD is noise at the toe-off (TO SD ≈ 3 ms: the "
+        "force tail is shallow, 2 % BW noise moves the crossing) and a per-trial bias (SD ≈ 2.5 ms "
+        "across trials, larger at slow speeds where the edges are shallower). Evaluating the "
+        "events lower (5 % of the loaded level) lowers that bias but raises the noise; a 3-tap "
+        "smoothing or least-squares edge fits did not lower the SD either (tried during "
+        "development).",
+        "",
+        "The naive baseline here scores "
+        f"{naive.gct_err_ms.mean():+.1f} ms / {naive.gct_err_ms.std():.1f} ms against the issue's "
+        "+1.5 / 9.7 ms: the same order; the issue does not state its low-pass, sampling phase or "
+        "noise seed, so the stand-ins differ in detail.",
         "",
         "Per trial (all seeds and phases, calfload defaults):",
         "",
@@ -310,6 +325,7 @@ def run(data_dir: Path) -> Section:
             "calibrated_ic_offset_ms": ic_off,
             "calibrated_to_offset_ms": to_off,
             "all_gct_sd_ms": float(all_rows.gct_err_ms.std()),
+            "held_out_no_ripple_gct_sd_ms": float(held_clean.gct_err_ms.std()),
         },
         passed,
     )
