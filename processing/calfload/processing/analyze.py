@@ -173,8 +173,8 @@ def write_steps(path: Path, steps: Sequence[StepMessage]) -> None:
     names, rows = step_rows(steps)
     if path.suffix == ".parquet":
         try:
-            import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
-            import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+            import pyarrow as pa
+            import pyarrow.parquet as pq
         except ImportError as exc:
             raise RuntimeError(
                 "writing .parquet needs pyarrow: pip install 'calfload[parquet]' (or use .csv)"

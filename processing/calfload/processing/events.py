@@ -166,6 +166,17 @@ class InsoleContactDetector:
             return
         self.reset()
 
+    def open_since_s(self) -> float | None:
+        """Initial contact of the contact in progress (``-inf`` if unknown), ``None`` if none."""
+        if self._state == _IDLE:
+            return None
+        return self._ic_s if self._ic_s is not None else -np.inf
+
+    @property
+    def lookback_samples(self) -> float:
+        """How far (in samples) an initial contact can lie before the sample that opens it."""
+        return float(self.params.max_walkback + 1)
+
     def set_loaded_level(self, loaded_level_n: float) -> None:
         """Restart the loaded-level tracker from a known body weight (N)."""
         self.loaded_level_n = float(loaded_level_n)

@@ -27,6 +27,21 @@ def _other(side: Side) -> Side:
     return "right" if side == "left" else "left"
 
 
+def _caught_up(other: _Stream, ic_s: float) -> bool:
+    """Has the other foot's data settled every contact of that foot that began before ``ic_s``?
+
+    True once its samples reach past ``ic_s`` by the detector's walk-back window (a contact whose
+    initial contact lies before ``ic_s`` has been opened by then) and no contact that began before
+    ``ic_s`` is still open there. In running this holds when the step closes, so steps are not
+    delayed; in walking (double support) the step waits for the other foot's toe-off.
+    """
+    window = other.detector.lookback_samples / other.fs_hz
+    if other.done_s < ic_s + window:
+        return False
+    since = other.detector.open_since_s()
+    return since is None or since >= ic_s
+
+
 @dataclass(frozen=True)
 class SampleBlock:
     """Consecutive samples of one foot's insole as numpy arrays (the pipeline's input).
@@ -55,6 +70,7 @@ class SampleBlock:
 class _Stream:
     detector: InsoleContactDetector
     sensor_id: str = ""
+    fs_hz: float = 100.0
     next_t_s: float | None = None
     done_s: float = -np.inf  # samples processed up to this time
     steps: int = 0
@@ -69,9 +85,10 @@ class _Stream:
 class AthletePipeline:
     """Step detection and session totals for one athlete (both feet).
 
-    A closed contact is held until the other foot's data has reached its toe-off, so that the
-    cross-foot fields (flight and step time) do not depend on how the two feet's samples were
-    chunked or interleaved: live and offline give the same steps. If the other foot lags by more
+    A closed contact is held until the other foot's data has settled every contact of that foot
+    that began before it (see :func:`_caught_up`), so that the cross-foot fields (flight and step
+    time) do not depend on how the two feet's samples were chunked or interleaved: live and
+    offline give the same steps. If the other foot lags by more
     than ``HOLD_MAX_S`` (or never sends data) the step is released without waiting.
     """
 
@@ -108,6 +125,7 @@ class AthletePipeline:
             # Samples are missing: never bridge an event across the hole.
             stream.detector.gap(missing)
             self.gaps_reset += 1
+        stream.fs_hz = block.fs_hz
         stream.next_t_s = block.t0_s + block.force_n.size * period
         stream.done_s = stream.next_t_s
         for c in stream.detector.feed(block.t0_s, block.fs_hz, block.force_n):
@@ -132,7 +150,7 @@ class AthletePipeline:
                 stream = self.streams[side]
                 other = self.streams.get(_other(side))
                 overdue = stream.done_s - c.to_s > HOLD_MAX_S
-                ready = final or other is None or other.done_s >= c.to_s or overdue
+                ready = final or other is None or overdue or _caught_up(other, c.ic_s)
                 if ready and (k == 0 or overdue):
                     chosen = side
                     break
