@@ -15,7 +15,7 @@ from calfload.bridge.simulator import AthleteProfile
 from calfload.dashboard.cli import main
 from calfload.processing.analyze import analyze
 from calfload.processing.io.calfload_csv import write_recording
-from calfload.processing.io.recording import Recording
+from calfload.processing.io.recording import Recording, SideSignals
 from calfload.processing.messages import StepMessage
 from calfload.processing.pipeline import AthletePipeline, SampleBlock
 from calfload.processing.validation.simulated_insole import simulated_recording
@@ -213,3 +213,26 @@ def test_holding_for_the_other_foot_does_not_delay_steps(
     assert len(delays) == len(truth)
     # One batch (50 ms) plus the sample after the toe-off.
     assert max(delays) <= 0.05 + 0.011
+
+
+def test_weight_shifting_while_standing_is_never_a_step() -> None:
+    """Standing 20 s: the left foot unloads and reloads every 0.8 s (shuffling, 0.4 s loaded),
+    the right keeps standing; then a real run. Only the run's steps count."""
+    prof = AthleteProfile("a", "A", body_mass_kg=70.0, seed=2)
+    run, truth = simulated_recording(prof, 0.01, 2, 10.0)
+    fs = run.fs_hz
+    n_stand = int(20 * fs)
+    weight = 70.0 * 9.80665
+    t = np.arange(n_stand) / fs
+    left = np.where((t % 0.8) < 0.4, weight * 0.5, 10.0)
+    right = np.full(n_stand, weight * 0.5) + np.where((t % 0.8) < 0.4, 0.0, weight * 0.45)
+    rng = np.random.default_rng(0)
+    sides = {}
+    for side, stand in (("left", left), ("right", right)):
+        sig = run.sides[side]  # type: ignore[index]
+        force = np.concatenate((stand + rng.normal(0, 5.0, n_stand), sig.force_n))
+        sides[side] = SideSignals(force_n=force)
+    rec = Recording(np.arange(n_stand + run.time_s.size) / fs, fs, sides, dict(run.meta))  # type: ignore[arg-type]
+    result = analyze(rec)
+    assert len(result.steps) == len(truth)
+    assert min(s.ic_s for s in result.steps) > 20.0

@@ -45,6 +45,7 @@ vectorised: numpy finds the next level crossing; Python only runs once per event
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,6 +75,7 @@ class Contact:
     reason: str = ""
     loaded_level_n: float = 0.0
     baseline_n: float = 0.0
+    prev_to_s: float | None = None  # this foot's previous toe-off (start of the swing)
 
     @property
     def gct_ms(self) -> float:
@@ -129,6 +131,9 @@ class InsoleContactDetector:
         self.baseline_n = 0.0
         self._baseline_known = False
         self.contacts_rejected = 0
+        #: Recent toe-offs of every closed contact (steps, standing, contacts begun before the
+        #: data), for the two-foot gait gate of the pipeline.
+        self.toe_offs: deque[float] = deque(maxlen=16)
         self.reset()
 
     def reset(self) -> None:
@@ -288,12 +293,14 @@ class InsoleContactDetector:
         gap_in_contact, self._gap_in_contact = self._gap_in_contact, False
         if ic_s is None:
             self._prev_ic_s = None
+            self.toe_offs.append(to_s)
             return None  # began before the data (or a gap): never guessed
         duration_s = to_s - ic_s
         if duration_s * 1000.0 < p.min_contact_ms:
             self.contacts_rejected += 1
             self._prev_to_s = prev_to
             return None
+        self.toe_offs.append(to_s)
         lv = self.loaded_level_n
         prev_ic, self._prev_ic_s = self._prev_ic_s, ic_s
         prev_impulse, self._prev_impulse = self._prev_impulse, self._impulse
@@ -313,6 +320,7 @@ class InsoleContactDetector:
                 "",
                 lv,
                 self.baseline_n,
+                prev_to,
             )
         stride_s = ic_s - prev_ic if prev_ic is not None else None
         if stride_s is not None and 0.3 <= stride_s <= 2.5:
@@ -344,6 +352,7 @@ class InsoleContactDetector:
             ",".join(reasons),
             lv,
             self.baseline_n,
+            prev_to,
         )
 
     def _update_level(self, sample_n: float) -> None:

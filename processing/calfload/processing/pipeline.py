@@ -21,10 +21,23 @@ G0_MPS2 = 9.80665
 RECENT_STEPS = 20
 MAX_FLIGHT_S = 1.0
 HOLD_MAX_S = 2.0
+GATE_LOOKBACK_S = 1.0
+GATE_TOLERANCE_S = 0.1  # both feet may leave the ground together (a jump start)
 
 
 def _other(side: Side) -> Side:
     return "right" if side == "left" else "left"
+
+
+def _other_foot_lifted(other: _Stream, c: Contact) -> bool:
+    """Two-foot gait gate: between this foot's previous toe-off and this toe-off the other foot
+    must have left the ground once (in running before this contact, in walking at the end of
+    double support; 100 ms of tolerance for both feet lifting together). A foot that unloads
+    and reloads while the other keeps standing (weight shifting) fails it."""
+    start = c.prev_to_s - GATE_TOLERANCE_S if c.prev_to_s is not None else c.ic_s - GATE_LOOKBACK_S
+    if other.continuous_since_s > start:
+        return True  # the other foot's data does not cover the window: cannot judge, keep
+    return any(start < t <= c.to_s for t in other.detector.toe_offs)
 
 
 def _caught_up(other: _Stream, ic_s: float) -> bool:
@@ -71,6 +84,7 @@ class _Stream:
     detector: InsoleContactDetector
     sensor_id: str = ""
     fs_hz: float = 100.0
+    continuous_since_s: float = np.inf  # start of the data without gaps
     next_t_s: float | None = None
     done_s: float = -np.inf  # samples processed up to this time
     steps: int = 0
@@ -98,6 +112,7 @@ class AthletePipeline:
     streams: dict[Side, _Stream] = field(default_factory=dict)
     recent_ic_s: deque[float] = field(default_factory=lambda: deque(maxlen=2 * RECENT_STEPS))
     gaps_reset: int = 0
+    shuffles: int = 0
 
     def on_batch(self, batch: RawBatch) -> list[StepMessage]:
         """Feed one raw batch; return the steps released by it."""
@@ -125,6 +140,8 @@ class AthletePipeline:
             # Samples are missing: never bridge an event across the hole.
             stream.detector.gap(missing)
             self.gaps_reset += 1
+        if missing > 0 or expected is None:
+            stream.continuous_since_s = block.t0_s
         stream.fs_hz = block.fs_hz
         stream.next_t_s = block.t0_s + block.force_n.size * period
         stream.done_s = stream.next_t_s
@@ -158,7 +175,11 @@ class AthletePipeline:
                 break
             stream = self.streams[chosen]
             c = stream.pending.popleft()
-            out.append(self._step(chosen, stream, self.streams.get(_other(chosen)), c))
+            other = self.streams.get(_other(chosen))
+            if other is not None and not _other_foot_lifted(other, c):
+                self.shuffles += 1  # weight shifting while standing: not a step
+                continue
+            out.append(self._step(chosen, stream, other, c))
         return out
 
     def _step(self, side: Side, stream: _Stream, other: _Stream | None, c: Contact) -> StepMessage:
