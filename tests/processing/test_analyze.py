@@ -236,3 +236,24 @@ def test_weight_shifting_while_standing_is_never_a_step() -> None:
     result = analyze(rec)
     assert len(result.steps) == len(truth)
     assert min(s.ic_s for s in result.steps) > 20.0
+
+
+def test_one_foot_at_50_hz_and_an_empty_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    t = np.arange(0.0, 20.0, 0.02)
+    phase = (t % 0.7) / 0.25
+    force = np.where(phase < 1.0, 1200.0 * np.sin(np.pi * np.minimum(phase, 1.0)), 0.0)
+    path = tmp_path / "one.csv"
+    lines = ["# fs_hz: 50", "time_s,left_force_n"] + [
+        f"{a:.2f},{b:.2f}" for a, b in zip(t, force, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    complete = int((20.0 - 0.25) // 0.7) + 1  # contacts at 0, 0.7, … ending before 20 s
+    assert summary["left"]["steps"] == complete and summary["right"]["steps"] == 0
+    assert summary["left"]["gct_ms_mean"] == pytest.approx(250.0, abs=10.0)
+    assert summary["cadence_spm"] == pytest.approx(120.0 / 0.7, rel=0.01)  # from strides
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["analyze", str(empty)]) == 2
+    assert "the file is empty" in capsys.readouterr().err

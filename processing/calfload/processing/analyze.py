@@ -48,6 +48,8 @@ def read_any(path: Path, fmt: FileFormat = "auto") -> Recording:
             with gzip.open(path, "rb") as gz:
                 head_bytes = gz.read(4096)
         head = head_bytes.decode("utf-8", errors="replace")
+        if not head.strip():
+            raise RecordingError(str(path), None, None, "the file is empty")
         if looks_like_moticon(head):
             fmt = "moticon"
         elif looks_like_calfload(head):
@@ -89,11 +91,13 @@ def analyze(
     rec: Recording,
     *,
     body_mass_kg: float | None = None,
-    chunk_samples: int = 100,
+    chunk_samples: int | None = None,
     params: ContactParams | None = None,
     progress: Progress | None = None,
 ) -> Analysis:
     """Run the live pipeline over a recording; return its steps and a session summary."""
+    if chunk_samples is None:
+        chunk_samples = max(1, int(rec.fs_hz))  # 1 s
     if chunk_samples / rec.fs_hz > HOLD_MAX_S / 2:
         raise ValueError(f"chunks must last at most {HOLD_MAX_S / 2} s (the pipeline's hold)")
     mass = body_mass_kg if body_mass_kg is not None else rec.body_mass_kg
@@ -142,8 +146,17 @@ def summarize(
 
 
 def _cadence(steps: Sequence[StepMessage]) -> float | None:
+    """Steps per minute: from step times, or from one foot's strides (two steps each)."""
     times = [s.step_time_ms for s in steps if s.step_time_ms]
-    return _r(60000.0 / float(np.median(times))) if times else None
+    if times:
+        return _r(60000.0 / float(np.median(times)))
+    strides = [
+        d
+        for side in ("left", "right")
+        for d in np.diff([s.ic_s for s in steps if s.side == side]).tolist()
+        if 0.0 < d <= 4.0
+    ]
+    return _r(120.0 / float(np.median(strides))) if strides else None
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
