@@ -257,3 +257,31 @@ def test_one_foot_at_50_hz_and_an_empty_file(tmp_path: Path, capsys) -> None:  #
     empty.write_text("")
     assert main(["analyze", str(empty)]) == 2
     assert "the file is empty" in capsys.readouterr().err
+
+
+def test_streamed_file_gives_the_same_steps_and_late_errors_name_their_line(
+    tmp_path: Path,
+) -> None:
+    from calfload.processing.analyze import analyze_pieces
+    from calfload.processing.io.calfload_csv import iter_recording, read_recording
+    from calfload.processing.io.recording import RecordingError
+
+    rec, _ = _recording(6)
+    path = tmp_path / "run.csv.gz"
+    write_recording(path, rec)
+    pieces = list(iter_recording(path, chunk_rows=137))
+    assert len(pieces) > 10 and all(p.time_s.size <= 137 for p in pieces)
+    whole = analyze(read_recording(path)).steps
+    streamed = analyze_pieces(iter_recording(path, chunk_rows=137)).steps
+    assert [_fields(s) for s in streamed] == [_fields(s) for s in whole]
+    lines = path.with_suffix("").with_suffix(".csv")
+    write_recording(lines, rec)
+    text = lines.read_text().splitlines()
+    header = sum(1 for ln in text if ln.startswith("#")) + 1
+    bad_line = header + 1500  # a data row far beyond the first chunk
+    fields = text[bad_line - 1].split(",")
+    fields[1] = "oops"
+    text[bad_line - 1] = ",".join(fields)
+    lines.write_text("\n".join(text) + "\n")
+    with pytest.raises(RecordingError, match=rf":{bad_line}: column 'left_force_n': 'oops'"):
+        analyze_pieces(iter_recording(lines, chunk_rows=200))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-PROGRESS_MIN_S = 60.0
+PROGRESS_MIN_BYTES = 5_000_000  # about 10 minutes of two-foot insole data
 
 
 def add_parser(subparsers: Any) -> None:
@@ -43,7 +43,7 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calfload.processing.analyze import analyze, format_summary, read_any, write_steps
+    from calfload.processing.analyze import analyze_pieces, format_summary, iter_any, write_steps
     from calfload.processing.io.recording import RecordingError
 
     if args.body_mass_kg is not None and not args.body_mass_kg > 0:
@@ -53,14 +53,16 @@ def run(args: argparse.Namespace) -> int:
         print("calfload analyze: --out must end in .csv or .parquet", file=sys.stderr)
         return 2
     try:
-        rec = read_any(args.file, args.format)
-    except RecordingError as exc:
+        big = args.file.stat().st_size >= PROGRESS_MIN_BYTES
+    except OSError:
+        big = False
+    show = args.progress or (sys.stderr.isatty() and big)
+    try:
+        pieces = iter_any(args.file, args.format, progress=_Bar(sys.stderr) if show else None)
+        result = analyze_pieces(pieces, body_mass_kg=args.body_mass_kg)
+    except (RecordingError, ValueError) as exc:
         print(f"calfload analyze: {exc}", file=sys.stderr)
         return 2
-    show = args.progress or (sys.stderr.isatty() and rec.duration_s >= PROGRESS_MIN_S)
-    result = analyze(
-        rec, body_mass_kg=args.body_mass_kg, progress=_Bar(sys.stderr) if show else None
-    )
     if args.out is not None:
         try:
             write_steps(args.out, result.steps)

@@ -10,8 +10,9 @@ steps table has one row per step; times are seconds from the file's first sample
 from __future__ import annotations
 
 import csv
+import gzip
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,11 @@ import msgspec
 import numpy as np
 
 from calfload.processing.events import ContactParams
-from calfload.processing.io.calfload_csv import looks_like_calfload, read_recording
+from calfload.processing.io.calfload_csv import (
+    iter_recording,
+    looks_like_calfload,
+    read_recording,
+)
 from calfload.processing.io.moticon import looks_like_moticon, read_moticon
 from calfload.processing.io.recording import Recording, RecordingError, runs
 from calfload.processing.messages import StepMessage
@@ -32,33 +37,48 @@ DROP_COLUMNS = ("schema",)
 Progress = Callable[[float], None]
 
 
-def read_any(path: Path, fmt: FileFormat = "auto") -> Recording:
-    """Read a recording, detecting its format from the first lines when ``fmt`` is auto."""
-    if fmt == "auto":
-        try:
-            with path.open("rb") as fh:
-                head_bytes = fh.read(4096)
-        except OSError as exc:
-            raise RecordingError(
-                str(path), None, None, f"cannot read the file ({exc.strerror})"
-            ) from exc
+def detect_format(path: Path) -> Literal["calfload", "moticon"]:
+    """Tell the file's format from its first lines."""
+    try:
+        with path.open("rb") as fh:
+            head_bytes = fh.read(4096)
         if head_bytes[:2] == b"\x1f\x8b":
-            import gzip
-
             with gzip.open(path, "rb") as gz:
                 head_bytes = gz.read(4096)
-        head = head_bytes.decode("utf-8", errors="replace")
-        if not head.strip():
-            raise RecordingError(str(path), None, None, "the file is empty")
-        if looks_like_moticon(head):
-            fmt = "moticon"
-        elif looks_like_calfload(head):
-            fmt = "calfload"
-        else:
-            raise RecordingError(
-                str(path), 1, None, "unknown format (not a calfload recording or Moticon export)"
-            )
+    except (OSError, EOFError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RecordingError(str(path), None, None, f"cannot read the file ({reason})") from exc
+    head = head_bytes.decode("utf-8", errors="replace")
+    if not head.strip():
+        raise RecordingError(str(path), None, None, "the file is empty")
+    if looks_like_moticon(head):
+        return "moticon"
+    if looks_like_calfload(head):
+        return "calfload"
+    raise RecordingError(
+        str(path), 1, None, "unknown format (not a calfload recording or Moticon export)"
+    )
+
+
+def read_any(path: Path, fmt: FileFormat = "auto") -> Recording:
+    """Read a whole recording, detecting its format from the first lines when ``fmt`` is auto."""
+    if fmt == "auto":
+        fmt = detect_format(path)
     return read_moticon(path) if fmt == "moticon" else read_recording(path)
+
+
+def iter_any(
+    path: Path, fmt: FileFormat = "auto", progress: Progress | None = None
+) -> Iterator[Recording]:
+    """A recording in pieces: calfload files are streamed, Moticon exports read whole."""
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt == "moticon":
+        yield read_moticon(path)
+        if progress is not None:
+            progress(1.0)
+    else:
+        yield from iter_recording(path, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -67,9 +87,14 @@ class Analysis:
     summary: dict[str, Any]
 
 
-def blocks(rec: Recording, chunk_samples: int) -> list[tuple[int, SampleBlock]]:
-    """The recording as pipeline input: (end sample index, block), in feeding order."""
-    t0 = float(rec.time_s[0]) if rec.time_s.size else 0.0
+def blocks(
+    rec: Recording, chunk_samples: int, t_origin_s: float | None = None
+) -> list[tuple[int, SampleBlock]]:
+    """The recording as pipeline input: (end sample index, block), in feeding order.
+
+    Times become seconds from ``t_origin_s`` (default: the recording's first sample).
+    """
+    t0 = t_origin_s if t_origin_s is not None else float(rec.time_s[0]) if rec.time_s.size else 0.0
     pieces: list[tuple[int, int, SampleBlock]] = []
     for order, (side, signals) in enumerate(rec.sides.items()):
         f = signals.force_n
@@ -96,30 +121,75 @@ def analyze(
     progress: Progress | None = None,
 ) -> Analysis:
     """Run the live pipeline over a recording; return its steps and a session summary."""
-    if chunk_samples is None:
-        chunk_samples = max(1, int(rec.fs_hz))  # 1 s
-    if chunk_samples / rec.fs_hz > HOLD_MAX_S / 2:
-        raise ValueError(f"chunks must last at most {HOLD_MAX_S / 2} s (the pipeline's hold)")
-    mass = body_mass_kg if body_mass_kg is not None else rec.body_mass_kg
-    pipeline = AthletePipeline(rec.meta.get("athlete", "file"), mass, params)
-    steps: list[StepMessage] = []
-    todo = blocks(rec, chunk_samples)
     n = max(1, rec.time_s.size)
-    for k, (end, block) in enumerate(todo):
-        steps += pipeline.on_samples(block)
-        if progress is not None and k % 16 == 0:
+
+    def per_block(end: int) -> None:
+        if progress is not None:
             progress(end / n)
+
+    return analyze_pieces(
+        [rec],
+        body_mass_kg=body_mass_kg,
+        chunk_samples=chunk_samples,
+        params=params,
+        block_done=per_block if progress is not None else None,
+    )
+
+
+def analyze_pieces(
+    pieces: Iterable[Recording],
+    *,
+    body_mass_kg: float | None = None,
+    chunk_samples: int | None = None,
+    params: ContactParams | None = None,
+    block_done: Callable[[int], None] | None = None,
+) -> Analysis:
+    """Run the live pipeline over consecutive pieces of one recording (e.g. a streamed file);
+    memory holds one piece and the steps."""
+    pipeline: AthletePipeline | None = None
+    steps: list[StepMessage] = []
+    first: Recording | None = None
+    last_t = 0.0
+    mass = body_mass_kg
+    t_origin = 0.0
+    for rec in pieces:
+        if rec.time_s.size == 0:
+            continue
+        if first is None:
+            first = rec
+            t_origin = float(rec.time_s[0])
+            mass = body_mass_kg if body_mass_kg is not None else rec.body_mass_kg
+            pipeline = AthletePipeline(rec.meta.get("athlete", "file"), mass, params)
+            if chunk_samples is None:
+                chunk_samples = max(1, int(rec.fs_hz))  # 1 s
+            if chunk_samples / rec.fs_hz > HOLD_MAX_S / 2:
+                raise ValueError(
+                    f"chunks must last at most {HOLD_MAX_S / 2} s (the pipeline's hold)"
+                )
+        assert pipeline is not None and chunk_samples is not None
+        for k, (end, block) in enumerate(blocks(rec, chunk_samples, t_origin)):
+            steps += pipeline.on_samples(block)
+            if block_done is not None and k % 16 == 0:
+                block_done(end)
+        last_t = float(rec.time_s[-1])
+    if first is None or pipeline is None:
+        raise ValueError("the recording has no samples")
     steps += pipeline.flush()
-    if progress is not None:
-        progress(1.0)
+    if block_done is not None:
+        block_done(first.time_s.size)
     steps.sort(key=lambda s: (s.ic_s, s.side))
-    return Analysis(steps, summarize(rec, pipeline, steps, mass))
+    duration = last_t - t_origin + 1.0 / first.fs_hz
+    return Analysis(steps, summarize(first, pipeline, steps, mass, duration))
 
 
 def summarize(
-    rec: Recording, pipeline: AthletePipeline, steps: Sequence[StepMessage], mass: float | None
+    rec: Recording,
+    pipeline: AthletePipeline,
+    steps: Sequence[StepMessage],
+    mass: float | None,
+    duration: float | None = None,
 ) -> dict[str, Any]:
-    duration = rec.duration_s
+    duration = rec.duration_s if duration is None else duration
     summary = pipeline.summary(duration)
     out: dict[str, Any] = {
         "source_format": rec.source,

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 import numpy as np
 
@@ -42,56 +44,112 @@ def looks_like_calfload(head: str) -> bool:
     return False
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RecordingError(
-            str(path), None, None, f"cannot read the file ({exc.strerror})"
-        ) from exc
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    try:
-        return raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise RecordingError(str(path), None, None, "not a UTF-8 text file") from exc
-
-
 def read_recording(path: Path) -> Recording:
-    """Read a calfload recording (plain or gzip-compressed CSV)."""
+    """Read a whole calfload recording (plain or gzip-compressed CSV)."""
+    return concat(list(iter_recording(path)))
+
+
+def iter_recording(
+    path: Path, *, chunk_rows: int = 6000, progress: Callable[[float], None] | None = None
+) -> Iterator[Recording]:
+    """Read a calfload recording in pieces of ``chunk_rows`` rows, each a :class:`Recording`
+    with the file's metadata, so memory does not grow with the file's length.
+
+    ``progress`` is called with the fraction of the file's bytes read so far.
+    """
     name = str(path)
-    lines = _lines(path)
+    try:
+        raw = path.open("rb")
+        size = max(1, path.stat().st_size)
+    except OSError as exc:
+        raise RecordingError(name, None, None, f"cannot read the file ({exc.strerror})") from exc
+    with raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        binary: IO[bytes] = (
+            gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
+        )
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline=None)
+        try:
+            yield from _chunks(name, text, chunk_rows, lambda: raw.tell() / size, progress)
+        except UnicodeDecodeError as exc:
+            raise RecordingError(name, None, None, "not a UTF-8 text file") from exc
+        except (OSError, EOFError) as exc:
+            raise RecordingError(name, None, None, f"cannot read the file ({exc})") from exc
+
+
+def _chunks(
+    name: str,
+    text: TextIO,
+    chunk_rows: int,
+    position: Callable[[], float],
+    progress: Callable[[float], None] | None,
+) -> Iterator[Recording]:
     meta: dict[str, str] = {}
-    k = 0
-    while k < len(lines) and (lines[k].startswith("#") or not lines[k].strip()):
-        body = lines[k].lstrip("#").strip()
-        if body:
-            key, sep, value = body.partition(":")
-            if not sep:
-                raise RecordingError(name, k + 1, None, "header lines must read '# key: value'")
-            meta[key.strip()] = value.strip()
-        k += 1
-    if k >= len(lines):
-        raise RecordingError(name, k or 1, None, "no column-name line (expected 'time_s,…')")
+    lineno = 0
+    column_line = ""
+    for line in text:
+        lineno += 1
+        if line.startswith("#") or not line.strip():
+            body = line.lstrip("#").strip()
+            if body:
+                key, sep, value = body.partition(":")
+                if not sep:
+                    raise RecordingError(
+                        name, lineno, None, "header lines must read '# key: value'"
+                    )
+                meta[key.strip()] = value.strip()
+            continue
+        column_line = line
+        break
+    if not column_line:
+        raise RecordingError(name, lineno or 1, None, "no column-name line (expected 'time_s,…')")
     version = meta.get("format_version", str(FORMAT_VERSION))
     if version != str(FORMAT_VERSION):
         raise RecordingError(name, None, None, f"format_version {version} is not supported (1)")
-    names = [c.strip() for c in lines[k].split(",")]
-    header_line = k + 1
+    names = [c.strip() for c in column_line.split(",")]
+    header_line = lineno
     if names[0] != "time_s":
         raise RecordingError(name, header_line, names[0], "the first column must be 'time_s'")
     if len(set(names)) != len(names):
         dup = next(c for c in names if names.count(c) > 1)
         raise RecordingError(name, header_line, dup, "column named twice")
-    data = _parse(name, lines, header_line, names)
-    time_s = data[:, 0]
-    if np.isnan(time_s).any():
-        r = int(np.flatnonzero(np.isnan(time_s))[0])
-        raise RecordingError(name, header_line + r + 1, "time_s", "empty time")
-    if np.any(np.diff(time_s) <= 0):
-        r = int(np.flatnonzero(np.diff(time_s) <= 0)[0]) + 1
-        raise RecordingError(name, header_line + r + 1, "time_s", "time does not increase")
-    fs_hz = _fs(name, meta, time_s)
+    fs_hz: float | None = None
+    last_t = -np.inf
+    first = lineno + 1
+    any_rows = False
+    while True:
+        batch = list(itertools.islice(text, chunk_rows))
+        if not batch:
+            break
+        data = _parse(name, batch, first, names)
+        line0 = first
+        first += len(batch)
+        if data.shape[0] == 0:
+            continue
+        any_rows = True
+        time_s = data[:, 0]
+        if np.isnan(time_s).any():
+            r = int(np.flatnonzero(np.isnan(time_s))[0])
+            raise RecordingError(name, line0 + r, "time_s", "empty time")
+        steps = np.diff(np.r_[last_t, time_s])
+        if np.any(steps <= 0):
+            r = int(np.flatnonzero(steps <= 0)[0])
+            raise RecordingError(name, line0 + r, "time_s", "time does not increase")
+        last_t = float(time_s[-1])
+        if fs_hz is None:
+            fs_hz = _fs(name, meta, time_s)
+            meta["fs_hz"] = f"{fs_hz:g}"
+        yield _build(name, header_line, names, data, fs_hz, meta)
+        if progress is not None:
+            progress(position())
+    if not any_rows:
+        raise RecordingError(name, header_line, None, "no data rows")
+
+
+def _build(
+    name: str, header_line: int, names: list[str], data: F64, fs_hz: float, meta: dict[str, str]
+) -> Recording:
     col = {c: i for i, c in enumerate(names)}
     sides: dict[Side, SideSignals] = {}
     for side in SIDES:
@@ -117,8 +175,36 @@ def read_recording(path: Path) -> Recording:
         raise RecordingError(
             name, header_line, None, "no force column (left_force_n, right_force_n or cells)"
         )
-    meta["fs_hz"] = f"{fs_hz:g}"
-    return Recording(time_s, fs_hz, sides, meta, "calfload")
+    return Recording(data[:, 0].copy(), fs_hz, sides, dict(meta), "calfload")
+
+
+def concat(chunks: list[Recording]) -> Recording:
+    """Join consecutive pieces of one recording."""
+    if len(chunks) == 1:
+        return chunks[0]
+    first = chunks[0]
+    sides: dict[Side, SideSignals] = {}
+    for side in first.sides:
+        parts = [c.sides[side] for c in chunks]
+
+        def joined(field: str, parts: list[SideSignals] = parts) -> F64 | None:
+            arrays = [getattr(p, field) for p in parts]
+            return None if arrays[0] is None else np.concatenate(arrays)
+
+        force = joined("force_n")
+        assert force is not None
+        sides[side] = SideSignals(
+            force_n=force,
+            cell_force_n=joined("cell_force_n"),
+            cell_pressure_kpa=joined("cell_pressure_kpa"),
+            cop_x_m=joined("cop_x_m"),
+            cop_y_m=joined("cop_y_m"),
+            cop_norm=joined("cop_norm"),
+            acc_mps2=joined("acc_mps2"),
+            gyr_dps=joined("gyr_dps"),
+        )
+    time_s = np.concatenate([c.time_s for c in chunks])
+    return Recording(time_s, first.fs_hz, sides, dict(first.meta), first.source, first.events)
 
 
 def _fs(name: str, meta: dict[str, str], time_s: F64) -> float:
@@ -138,27 +224,22 @@ def _fs(name: str, meta: dict[str, str], time_s: F64) -> float:
     return float(1.0 / np.median(np.diff(time_s)))
 
 
-def _parse(name: str, lines: list[str], header_line: int, names: list[str]) -> F64:
-    body = [ln for ln in lines[header_line:]]
-    if not any(ln.strip() for ln in body):
-        raise RecordingError(name, header_line, None, "no data rows")
+def _parse(name: str, body: list[str], first_line: int, names: list[str]) -> F64:
+    """Rows of ``body`` (file lines from ``first_line``) as a float array; NaN = empty field."""
     try:  # fast path: every field present and numeric
-        data = np.loadtxt(io.StringIO("\n".join(body)), delimiter=",", ndmin=2, dtype=np.float64)
-        if data.shape[1] == len(names):
-            return data
+        data = np.loadtxt(io.StringIO("".join(body)), delimiter=",", ndmin=2, dtype=np.float64)
+        if data.shape[1] == len(names) or data.size == 0:
+            return data.reshape(-1, len(names)) if data.size == 0 else data
     except ValueError:
         pass
     rows: list[list[float]] = []
     for r, line in enumerate(body):
         if not line.strip():
             continue
-        fields = line.split(",")
+        fields = line.rstrip("\r\n").split(",")
         if len(fields) != len(names):
             raise RecordingError(
-                name,
-                header_line + r + 1,
-                None,
-                f"{len(fields)} fields, the header names {len(names)}",
+                name, first_line + r, None, f"{len(fields)} fields, the header names {len(names)}"
             )
         row = []
         for c, text in enumerate(fields):
@@ -170,10 +251,10 @@ def _parse(name: str, lines: list[str], header_line: int, names: list[str]) -> F
                 row.append(float(text))
             except ValueError:
                 raise RecordingError(
-                    name, header_line + r + 1, names[c], f"'{text[:20]}' is not a number"
+                    name, first_line + r, names[c], f"'{text[:20]}' is not a number"
                 ) from None
         rows.append(row)
-    return np.asarray(rows, dtype=np.float64)
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(names))
 
 
 def _one(data: F64, col: dict[str, int], key: str) -> F64 | None:
