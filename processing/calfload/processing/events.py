@@ -24,16 +24,18 @@ Pressure-Based Foot Contact Event Detection Algorithms across Different Slopes a
   enough to sit on the toe of the edge and high enough above the noise floor that a noisy
   swing sample rarely moves the event by a whole sample. Extrapolating the steepest segment
   to the onset level was evaluated too during development: it carried a shape-dependent
-  bias of 3–11 ms and a larger SD, so the walk-back interpolation was kept.
+  bias of 3–14 ms and a larger SD, so the walk-back interpolation was kept.
 * **Refractory period** (``refractory_ms``, the "wait" of Blades 2023): no new contact opens
   within that time after a toe-off. **Minimum contact** (``min_contact_ms``, 80 ms as in the
   Alcantara 2022 ground truth) drops ripple; contacts cut by the data edges or by a gap are
   dropped, never guessed.
-* **Gait gate.** Contacts longer than ``max_contact_ms`` are ``standing`` and never steps.
-  Every step is classified ``running`` (duty factor GCT / stride time below 0.5: a flight phase
-  exists) or ``walking`` (double support); without a stride yet, a GCT under 400 ms counts as
-  running (Keller TF et al. 1996, "Relationship between vertical ground reaction force and speed
-  during walking, slow jogging, and running", *Clin Biomech* 11(5):253: walking stance > 0.5 s).
+* **Gait gate.** Contacts longer than ``max_contact_ms`` are ``standing`` and never steps (the
+  pipeline adds a two-foot gate against weight shifting while standing). Every step is
+  classified ``running`` (duty factor GCT / stride time below 0.5, i.e. a flight phase:
+  Alexander RM 1984, "The gaits of bipedal and quadrupedal animals", *Int J Robot Res*
+  3(2):49) or ``walking`` (double support); without a stride yet, a GCT under 400 ms counts as
+  running (own threshold between the data here: running 198–264 ms in Alcantara 2022, walking
+  stance 0.75–0.97 s in the Moticon recording).
 * **Quality.** Each step is ``ok`` or ``suspect`` with a reason (``no_swing_before``,
   ``short_swing``, ``low_peak``, ``long_contact``, ``gap_in_contact``).
 * **Gaps.** Lost samples are never filled: see :meth:`InsoleContactDetector.gap`.
