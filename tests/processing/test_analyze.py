@@ -236,6 +236,7 @@ def test_weight_shifting_while_standing_is_never_a_step() -> None:
     result = analyze(rec)
     assert len(result.steps) == len(truth)
     assert min(s.ic_s for s in result.steps) > 20.0
+    assert result.summary["weight_shifts_dropped"] >= 20  # one per 0.8 s shuffle
 
 
 def test_one_foot_at_50_hz_and_an_empty_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
