@@ -103,8 +103,14 @@ def blocks(
             while s < b:
                 chunk = s // chunk_samples
                 e = min(b, (chunk + 1) * chunk_samples)
+                cells = signals.cell_force_n
                 block = SampleBlock(
-                    side, f"file-{side}", float(rec.time_s[s]) - t0, rec.fs_hz, f[s:e]
+                    side,
+                    f"file-{side}",
+                    float(rec.time_s[s]) - t0,
+                    rec.fs_hz,
+                    f[s:e],
+                    cell_force_n=None if cells is None else cells[s:e],
                 )
                 pieces.append((chunk * 2 + order, e, block))
                 s = e

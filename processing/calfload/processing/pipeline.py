@@ -70,13 +70,22 @@ class SampleBlock:
     fs_hz: float
     force_n: npt.NDArray[np.float64]
     gap_samples: int = 0
+    cell_force_n: npt.NDArray[np.float64] | None = None  # (n, cells), for the load estimates
 
     @classmethod
     def from_batch(cls, batch: RawBatch) -> SampleBlock | None:
         if batch.force_n is None:
             return None
         force = np.asarray(batch.force_n, dtype=np.float64)
-        return cls(batch.side, batch.sensor_id, batch.t0_s, batch.fs_hz, force, batch.gap_samples)
+        cells = None
+        if batch.cell_force_n is not None:
+            try:
+                cells = np.asarray(batch.cell_force_n, dtype=np.float64)
+            except ValueError:  # ragged rows: keep the force
+                cells = None
+        return cls(
+            batch.side, batch.sensor_id, batch.t0_s, batch.fs_hz, force, batch.gap_samples, cells
+        )
 
 
 @dataclass
