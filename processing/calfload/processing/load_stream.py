@@ -116,6 +116,10 @@ class SampleRing:
                 cells = None  # the window reaches back before the cells began
         return self._t[sel], self._f[sel], cells
 
+    def newest_s(self) -> float | None:
+        """Time of the newest kept sample (``None`` when empty)."""
+        return float(self._t[(self._n - 1) % self.capacity]) if self._n else None
+
     def covers(self, t_s: float) -> bool:
         """True when the oldest kept sample is at or before ``t_s``."""
         n = len(self)
@@ -214,29 +218,54 @@ class LoadTracker:
             self._on_footpod(batch)
         if batch.force_n is None:
             return
-        ring = self.rings.setdefault(batch.side, SampleRing())
-        if gap:
-            ring.clear()
-        ring.reserve(batch.n + RING_CAPACITY)
-        t = batch.t0_s + np.arange(batch.n, dtype=np.float64) / batch.fs_hz
-        f = np.asarray(batch.force_n, dtype=np.float64)
         cells = None
         if batch.cell_force_n is not None:
             try:
-                c = np.asarray(batch.cell_force_n, dtype=np.float64)
+                cells = np.asarray(batch.cell_force_n, dtype=np.float64)
             except ValueError:  # ragged rows: keep the force, skip the cells
-                c = np.empty((0,))
-            if c.ndim == 2 and c.shape[0] == f.size and c.shape[1] == self.cell_x_fraction.size:
+                cells = np.empty((0,))
+        self.on_samples(
+            batch.side,
+            batch.sensor_id,
+            batch.t0_s,
+            batch.fs_hz,
+            np.asarray(batch.force_n, dtype=np.float64),
+            cells,
+            gap=gap,
+        )
+
+    def on_samples(
+        self,
+        side: Side,
+        sensor_id: str,
+        t0_s: float,
+        fs_hz: float,
+        force_n: F64,
+        cell_force_n: F64 | None,
+        *,
+        gap: bool,
+    ) -> None:
+        """Keep one block of a foot's insole samples (live batches and offline blocks)."""
+        ring = self.rings.setdefault(side, SampleRing())
+        newest_s = ring.newest_s()
+        if gap and newest_s is not None and t0_s <= newest_s:
+            ring.clear()  # time went backwards (a restarted sensor): the old samples are void
+        # After a forward gap the ring keeps the samples before it: windows select by time,
+        # and a contact that closed before the gap may still be waiting for release.
+        n = force_n.size
+        ring.reserve(n + RING_CAPACITY)
+        t = t0_s + np.arange(n, dtype=np.float64) / fs_hz
+        cells = None
+        if cell_force_n is not None:
+            c = cell_force_n
+            if c.ndim == 2 and c.shape[0] == n and c.shape[1] == self.cell_x_fraction.size:
                 cells = c
             else:
                 self._error(
-                    f"{batch.sensor_id}: {c.shape[-1] if c.ndim == 2 else '?'} cells per sample "
+                    f"{sensor_id}: {c.shape[-1] if c.ndim == 2 else '?'} cells per sample "
                     f"do not match the {self.cell_x_fraction.size}-cell map; moments skipped"
                 )
-        if t.size != f.size:
-            ring.clear()
-            return
-        ring.append(t, f, cells)
+        ring.append(t, force_n, cells)
 
     def _on_footpod(self, batch: RawBatch) -> None:
         speeds = np.asarray(batch.speed_mps, dtype=np.float64)
