@@ -3,6 +3,17 @@
 The notification callback only stamps the arrival time and enqueues the bytes
 (bleak's queue pattern); a consumer task decodes, time-stamps and hands batches
 to the publisher. Bad packets are counted and reported, never raised.
+
+Time stamping (see :mod:`calfload.bridge.timebase`). One :class:`SensorClock` per
+link lives across reconnects (it restarts itself when the sensor clock jumps, e.g.
+after a reboot), so the offset-and-drift fit keeps its history through a dropped
+link. Sensors with a clock are mapped from their own sample times; sensors without
+one (``t0_sensor_us is None``) use their running sample count at the nominal rate
+as the clock, which gives jitter-smoothed times on a fitted rate. For those, a
+packet arriving more than :data:`CLOCKLESS_GAP_S` after its predicted time reveals
+lost samples (an estimate, counted as lost; nothing is invented). A batch's start
+is never earlier than the end of the previous batch: session time never runs
+backwards within a run.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +45,8 @@ log = logging.getLogger(__name__)
 #: Seconds to wait before reconnecting, by attempt (then the last value repeats).
 BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0, 8.0)
 QUEUE_LIMIT: Final = 2000
+#: Lateness (s) beyond which a clockless sensor's packet is taken to follow lost samples.
+CLOCKLESS_GAP_S: Final = 0.25
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,8 @@ class LinkStats:
     first_arrival_s: float | None = None
     first_samples: int = 0
     last_arrival_s: float | None = None
+    offline_s: float = 0.0
+    time_clamps: int = 0
 
     def arrived(self, arrival_s: float, n_samples: int) -> None:
         """Note a good packet's host arrival time (for the effective rate)."""
@@ -106,6 +122,10 @@ class SensorLink:
         self.connected = asyncio.Event()
         self._queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(QUEUE_LIMIT)
         self.clock = SensorClock()
+        self._count = 0  # samples counted, the "clock" of a clockless sensor
+        self._resync_count = True
+        self._next_t_s = -math.inf  # earliest start allowed for the next batch
+        self._down_since_s: float | None = None
         self._decoder: Decoder | None = None
         self._decoder_ready = asyncio.Event()
         self._seq = 0
@@ -152,8 +172,13 @@ class SensorLink:
         )
         await client.connect()
         self.stats.connects += 1
-        self.clock = SensorClock()  # a reconnect may follow a sensor reboot
+        if self._down_since_s is not None:
+            self.stats.offline_s += time.time() - self._down_since_s
+            self._down_since_s = None
+        # Continuity of sample numbers across a reconnect is unknown (the sensor may
+        # have rebooted): an outage is reported as offline time, not as lost samples.
         self.stats.gaps.reset()
+        self._resync_count = True
         try:
             self._decoder_ready.clear()
             self._decoder = await self.family.start(client, self._on_notify, self.spec.rate_hz)
@@ -172,6 +197,7 @@ class SensorLink:
             reason = "stopped" if self._stop.is_set() else "link lost"
             if lost.is_set():
                 self.stats.disconnects += 1
+                self._down_since_s = time.time()
             self.on_state(self.spec, False, reason)
             if client.is_connected:
                 with contextlib.suppress(BleakError, TimeoutError, OSError):
@@ -220,16 +246,24 @@ class SensorLink:
     def _batch(self, arrival_s: float, block: SampleBlock) -> RawBatch:
         self.stats.arrived(arrival_s, block.n)
         period_s = 1.0 / block.fs_hz
+        span_s = (block.n - 1) * period_s
         if block.t0_sensor_us is None:
-            # No sensor clock: the last sample arrived (just) before now.
-            gap = 0
+            gap = self._count_gap(arrival_s, block.n, period_s)
+            t0_sensor_s = self._count * period_s
+            self._count += block.n
             self.stats.gaps.samples_ok += block.n
-            t0_s = arrival_s - (block.n - 1) * period_s
+            self.stats.gaps.samples_lost += gap
+            if gap:
+                self.stats.gaps.longest_gap_s = max(self.stats.gaps.longest_gap_s, gap * period_s)
         else:
             gap = self.stats.gaps.step(block.t0_sensor_us, period_s * 1e6, block.n)
             t0_sensor_s = block.t0_sensor_us / 1e6
-            offset_s = self.clock.observe(t0_sensor_s + (block.n - 1) * period_s, arrival_s)
-            t0_s = t0_sensor_s + offset_s
+        offset_s = self.clock.observe(t0_sensor_s + span_s, arrival_s)
+        t0_s = t0_sensor_s + offset_s
+        if t0_s < self._next_t_s:
+            self.stats.time_clamps += 1
+            t0_s = self._next_t_s
+        self._next_t_s = t0_s + block.n * period_s * (1.0 - 1e-3)
         batch = RawBatch(
             schema=SCHEMA,
             sensor_id=self.spec.sensor_id,
@@ -252,6 +286,25 @@ class SensorLink:
         )
         self._seq += 1
         return batch
+
+    def _count_gap(self, arrival_s: float, n: int, period_s: float) -> int:
+        """Samples a clockless sensor lost before this packet, from its lateness
+        against the fitted clock (0 while the fit is young or just after a reconnect)."""
+        clock = self.clock
+        if self._resync_count or clock.alpha_s is None:
+            if self._resync_count and clock.alpha_s is not None:
+                # Jump the count to "now" after a reconnect, without calling it loss.
+                last_s = arrival_s - clock.line_s(self._count * period_s)
+                self._count = max(self._count, round(last_s / period_s) - (n - 1))
+            self._resync_count = False
+            return 0
+        last_s = (self._count + n - 1) * period_s
+        lateness_s = arrival_s - (last_s + clock.line_s(last_s))
+        if lateness_s <= CLOCKLESS_GAP_S:
+            return 0
+        missing = round(lateness_s / period_s)
+        self._count += missing
+        return missing
 
 
 def _list(values: npt.NDArray[np.float64] | None, decimals: int) -> Any:
