@@ -1,0 +1,152 @@
+"""The bridge's store-and-forward spool: every raw batch on disk until the broker has it.
+
+One SQLite database in WAL mode (``<data folder>/bridge/spool.sqlite3``) holds an
+append-only outbox of ``(id, topic, payload)`` rows. :meth:`Spool.append` gives each
+message the next id at once and keeps it in memory; :meth:`Spool.flush`, called at
+least every second, writes what the broker has not acknowledged yet in one
+transaction (``synchronous=FULL``: each commit reaches the disk) and deletes what it
+has. A bridge killed at any moment therefore loses at most the messages appended
+since the last flush, and the next bridge started on the same folder forwards the
+rest first, in id order.
+
+The spool is bounded by ``max_bytes`` of stored payload; when it is full, new
+messages are refused and counted (``dropped``), and what is stored is kept: the
+beginning of a run is never overwritten by its end.
+
+Thread safety: every method takes one lock, so the paho network thread may call
+:meth:`ack` while the event loop appends and a worker thread flushes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+DEFAULT_MAX_BYTES: Final = 1 << 30  # 1 GiB ≈ 60 h of two insoles and a footpod
+SPOOL_FILE: Final = "spool.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolRow:
+    id: int
+    topic: str
+    payload: bytes
+
+
+class Spool:
+    """An on-disk FIFO of MQTT messages, deleted only once acknowledged."""
+
+    def __init__(self, path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS outbox ("
+                "id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL)"
+            )
+            last, stored_bytes, rows = self._db.execute(
+                "SELECT MAX(id), COALESCE(SUM(LENGTH(payload)), 0), COUNT(*) FROM outbox"
+            ).fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise ValueError(f"cannot open the bridge spool {self.path}: {reason}") from None
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._next_id: int = (last or 0) + 1
+        self._pending: list[SpoolRow] = []  # appended, not yet on disk
+        self._acked: set[int] = set()  # acknowledged, maybe still on disk
+        self._stored_bytes: int = int(stored_bytes)
+        self.recovered = int(rows)  # rows found on disk at start (a previous run's)
+        self.appended = 0
+        self.acked = 0
+        self.dropped = 0
+        self.flushes = 0
+
+    def append(self, topic: str, payload: bytes) -> int | None:
+        """Queue one message; its id, or ``None`` if the spool is full (counted)."""
+        with self._lock:
+            if self._stored_bytes + len(payload) > self.max_bytes:
+                self.dropped += 1
+                return None
+            row = SpoolRow(self._next_id, topic, payload)
+            self._next_id += 1
+            self._pending.append(row)
+            self._stored_bytes += len(payload)
+            self.appended += 1
+            return row.id
+
+    def ack(self, row_id: int) -> None:
+        """The broker has this message (QoS 1 PUBACK): it may be forgotten."""
+        with self._lock:
+            self._acked.add(row_id)
+            self.acked += 1
+
+    def take(self, after_id: int, limit: int) -> list[SpoolRow]:
+        """Up to ``limit`` unacknowledged messages with id > ``after_id``, in id order."""
+        with self._lock:
+            rows = [
+                SpoolRow(i, t, p)
+                for i, t, p in self._db.execute(
+                    "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                    (after_id, limit),
+                )
+                if i not in self._acked
+            ]
+            for row in self._pending:
+                if len(rows) >= limit:
+                    break
+                if row.id > after_id and row.id not in self._acked:
+                    rows.append(row)
+            return rows
+
+    def flush(self) -> None:
+        """Write unacknowledged new messages and delete acknowledged ones, in one commit."""
+        with self._lock:
+            acked = self._acked
+            keep = [r for r in self._pending if r.id not in acked]
+            done_pending = {r.id for r in self._pending} & acked
+            on_disk_acked = acked - done_pending
+            freed = sum(len(r.payload) for r in self._pending if r.id in acked)
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                db.executemany(
+                    "INSERT INTO outbox (id, topic, payload) VALUES (?, ?, ?)",
+                    [(r.id, r.topic, r.payload) for r in keep],
+                )
+                for row_id in on_disk_acked:
+                    size = db.execute(
+                        "SELECT LENGTH(payload) FROM outbox WHERE id = ?", (row_id,)
+                    ).fetchone()
+                    if size is not None:
+                        freed += int(size[0])
+                        db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                db.execute("ROLLBACK")
+                raise
+            self._pending = []
+            self._acked = set()
+            self._stored_bytes -= freed
+            self.flushes += 1
+
+    def backlog(self) -> int:
+        """Messages stored or pending that the broker has not acknowledged."""
+        with self._lock:
+            (on_disk,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+            return int(on_disk) + len(self._pending) - len(self._acked)
+
+    @property
+    def stored_bytes(self) -> int:
+        return self._stored_bytes
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

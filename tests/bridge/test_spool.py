@@ -1,0 +1,59 @@
+"""The on-disk spool: order, acknowledgement, durability across a reopen, the bound."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from calfload.bridge.spool import Spool
+
+
+def test_take_returns_unacked_rows_in_order_from_disk_and_memory(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3")
+    ids = [spool.append("t", bytes([i])) for i in range(5)]
+    spool.flush()  # 0..4 on disk
+    ids += [spool.append("t", bytes([i])) for i in range(5, 8)]  # 5..7 in memory
+    spool.ack(ids[1])
+    spool.ack(ids[6])
+    rows = spool.take(0, 100)
+    assert [r.payload[0] for r in rows] == [0, 2, 3, 4, 5, 7]
+    assert [r.payload[0] for r in spool.take(ids[3], 2)] == [4, 5]
+    assert spool.backlog() == 6
+
+
+def test_only_unacknowledged_rows_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path)
+    ids = [spool.append(f"topic/{i}", b"x" * 10) for i in range(6)]
+    spool.flush()
+    for i in ids[:3]:
+        spool.ack(i)
+    later = spool.append("topic/6", b"y")
+    assert later is not None
+    spool.ack(later)  # acknowledged before it ever reached the disk: never written
+    spool.flush()
+    spool.close()  # a crash after the flush looks the same to the next start
+    again = Spool(path)
+    assert again.recovered == 3
+    assert [r.topic for r in again.take(0, 10)] == ["topic/3", "topic/4", "topic/5"]
+    assert again.stored_bytes == 30
+    # New ids continue after the old ones, so the old rows still go first.
+    new_id = again.append("topic/7", b"z")
+    assert new_id is not None and new_id > ids[-1]
+
+
+def test_a_full_spool_refuses_and_counts_and_keeps_what_it_has(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", max_bytes=25)
+    assert spool.append("t", b"a" * 10) is not None
+    assert spool.append("t", b"b" * 10) is not None
+    assert spool.append("t", b"c" * 10) is None
+    assert spool.dropped == 1
+    assert [r.payload[:1] for r in spool.take(0, 10)] == [b"a", b"b"]
+
+
+def test_an_unusable_spool_path_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="cannot open the bridge spool"):
+        Spool(blocker / "spool.sqlite3")
