@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from calfload.bridge import topics
+from calfload.bridge import bridge_cli, scan_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
 
 
@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     dash.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--http-port", type=int, default=8000, metavar="PORT")
+    bridge_cli.add_parser(sub)
+    scan_cli.add_parser(sub)
     return p
 
 
@@ -59,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _process(args)
         if args.command == "dashboard":
             return _dashboard(args)
+        if args.command == bridge_cli.COMMAND:
+            return bridge_cli.run(args)
+        if args.command == scan_cli.COMMAND:
+            return scan_cli.run(args)
     except (ValueError, RuntimeError) as exc:
         print(f"calfload: {exc}", file=sys.stderr)
         return 2

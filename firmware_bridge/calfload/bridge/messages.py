@@ -95,6 +95,7 @@ class AthleteInfo(Message, frozen=True, kw_only=True):
     name: str
     body_mass_kg: float
     sensors: list[str]
+    foot_length_mm: float | None = None
 
 
 M = TypeVar("M", bound=Message)
