@@ -56,15 +56,17 @@ def athlete_infos(config: BridgeConfig) -> list[AthleteInfo]:
 
 async def bridge_command(
     args: argparse.Namespace,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     *,
     stop: asyncio.Event | None = None,
     scanner_backend: type[BaseBleakScanner] | None = None,
     client_backend: type[BaseBleakClient] | None = None,
     **scanner_kwargs: Any,
 ) -> int:
-    """The command's body (tests pass virtual scanner and client backends)."""
+    """The command's body; tests pass virtual scanner and client backends."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     try:
         config = load_config(args.config)
     except ConfigError as exc:

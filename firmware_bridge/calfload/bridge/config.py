@@ -193,13 +193,12 @@ class _Checker:
         value = data[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if isinstance(value, bool) or not isinstance(value, kinds):
-            names = " or ".join(
-                {str: "text", int: "a whole number", float: "a number", list: "a list"}.get(
-                    k, k.__name__
-                )
-                for k in kinds
-            )
-            raise self.error((*path, key), f"must be {names}, not {value!r}")
+            names = {str: "text", int: "a whole number", float: "a number", list: "a list"}
+            if float in kinds:
+                wanted = "a number"
+            else:
+                wanted = " or ".join(names.get(k, k.__name__) for k in kinds)
+            raise self.error((*path, key), f"must be {wanted}, not {value!r}")
         return value
 
     def ident(self, data: Mapping[str, Any], path: Path_, key: str, what: str) -> str:

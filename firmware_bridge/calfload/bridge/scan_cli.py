@@ -63,14 +63,16 @@ def format_table(found: list[FoundSensor]) -> str:
 
 async def scan_command(
     args: argparse.Namespace,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     *,
     backend: type[BaseBleakScanner] | None = None,
     client_backend: type[BaseBleakClient] | None = None,
     **backend_kwargs: Any,
 ) -> int:
-    """The command's body (tests pass a virtual scanner ``backend``)."""
+    """The command's body; tests pass a virtual scanner ``backend``."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     print(f"Scanning for {args.timeout:g} s …", file=err, flush=True)
     try:
         found = await scan(
