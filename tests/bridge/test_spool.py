@@ -57,3 +57,37 @@ def test_an_unusable_spool_path_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(ValueError, match="cannot open the bridge spool"):
         Spool(blocker / "spool.sqlite3")
+
+
+def test_counters_reach_the_disk_with_the_messages_before_them(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path)
+    spool.append("t", b"a")
+    spool.set_counter("next_seq/x", 1)
+    spool.flush()
+    spool.append("t", b"b")
+    spool.set_counter("next_seq/x", 2)  # not flushed: "killed" here
+    spool.close()
+    again = Spool(path)
+    assert again.counter("next_seq/x") == 1
+    assert again.recovered == 1
+    assert again.counter("next_seq/unknown", 7) == 7
+
+
+def test_a_restarted_bridge_continues_each_sensors_batch_numbers(tmp_path: Path) -> None:
+    from bleak.backends.device import BLEDevice
+
+    from calfload.bridge.bridge import Bridge
+    from calfload.bridge.link import SensorSpec
+    from calfload.bridge.mqtt import BrokerUrl
+
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path)
+    spool.set_counter("next_seq/a1-left-insole", 41)
+    spool.flush()
+    spool.close()
+    spec = SensorSpec(
+        "a1-left-insole", "a1", "left", "insole", "open-insole", BLEDevice("A", "n", None)
+    )
+    bridge = Bridge(BrokerUrl("127.0.0.1", 1), [spec], [], spool=Spool(path))
+    assert bridge.links[0]._seq == 41

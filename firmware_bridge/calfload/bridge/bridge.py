@@ -76,15 +76,23 @@ class Bridge:
         self.specs = list(specs)
         self.athletes = list(athletes)
         self.bridge_id = bridge_id or f"bridge-{socket.gethostname()}"
+        self.spool = spool if spool is not None else Spool(":memory:")
+        # Batch numbers continue across bridge restarts on the same spool, so that
+        # (sensor_id, seq) names one batch for good and receivers can drop repeats.
         self.links = [
-            SensorLink(spec, self._publish_batch, self._on_sensor_state, backend=backend)
+            SensorLink(
+                spec,
+                self._publish_batch,
+                self._on_sensor_state,
+                backend=backend,
+                first_seq=self.spool.counter(_seq_key(spec.sensor_id)),
+            )
             for spec in self.specs
         ]
         #: Raw batches acknowledged by the broker (this process).
         self.batches_published = 0
         #: Raw batches produced by the links and put in the spool (this process).
         self.batches_recorded = 0
-        self.spool = spool if spool is not None else Spool(":memory:")
         self._ack_lock = threading.Lock()
         self._mid_rows: dict[int, int | None] = {}  # paho mid → spool id (None: state msg)
         self._early_acks: set[int] = set()  # PUBACKs that beat the mid bookkeeping
@@ -186,6 +194,7 @@ class Bridge:
                     self.spool.dropped,
                 )
             return
+        self.spool.set_counter(_seq_key(batch.sensor_id), batch.seq + 1)
         self.batches_recorded += 1
         self._wake.set()
 
@@ -323,3 +332,7 @@ class Bridge:
         return self._client.publish(
             topics.bridge_state(self.base), encode(self._state("offline")), qos=1, retain=True
         )
+
+
+def _seq_key(sensor_id: str) -> str:
+    return f"next_seq/{sensor_id}"

@@ -108,6 +108,7 @@ class SensorLink:
         *,
         backend: type[BaseBleakClient] | None = None,
         connect_timeout_s: float = 20.0,
+        first_seq: int = 0,
     ) -> None:
         try:
             self.family: DeviceFamily = get_family(spec.family)
@@ -128,7 +129,7 @@ class SensorLink:
         self._down_since_s: float | None = None
         self._decoder: Decoder | None = None
         self._decoder_ready = asyncio.Event()
-        self._seq = 0
+        self._seq = first_seq  # the bridge continues numbering across its restarts
         self._stop = asyncio.Event()
 
     async def run(self) -> None:

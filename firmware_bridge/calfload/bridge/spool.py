@@ -51,6 +51,10 @@ class Spool:
                 "CREATE TABLE IF NOT EXISTS outbox ("
                 "id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+            )
+            counters = dict(self._db.execute("SELECT name, value FROM counter").fetchall())
             last, stored_bytes, rows = self._db.execute(
                 "SELECT MAX(id), COALESCE(SUM(LENGTH(payload)), 0), COUNT(*) FROM outbox"
             ).fetchone()
@@ -60,6 +64,8 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._next_id: int = (last or 0) + 1
+        self._counters: dict[str, int] = {str(k): int(v) for k, v in counters.items()}
+        self._counters_dirty: set[str] = set()
         self._pending: list[SpoolRow] = []  # appended, not yet on disk
         self._acked: set[int] = set()  # acknowledged, maybe still on disk
         self._stored_bytes: int = int(stored_bytes)
@@ -81,6 +87,18 @@ class Spool:
             self._stored_bytes += len(payload)
             self.appended += 1
             return row.id
+
+    def counter(self, name: str, default: int = 0) -> int:
+        """A named counter kept with the spool (e.g. a sensor's next batch ``seq``)."""
+        with self._lock:
+            return self._counters.get(name, default)
+
+    def set_counter(self, name: str, value: int) -> None:
+        """Set a counter; it reaches the disk in the same commit as the messages
+        appended before it, so the two never disagree after a crash."""
+        with self._lock:
+            self._counters[name] = value
+            self._counters_dirty.add(name)
 
     def ack(self, row_id: int) -> None:
         """The broker has this message (QoS 1 PUBACK): it may be forgotten."""
@@ -128,12 +146,17 @@ class Spool:
                     if size is not None:
                         freed += int(size[0])
                         db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                db.executemany(
+                    "INSERT OR REPLACE INTO counter (name, value) VALUES (?, ?)",
+                    [(n, self._counters[n]) for n in self._counters_dirty],
+                )
                 db.execute("COMMIT")
             except sqlite3.Error:
                 db.execute("ROLLBACK")
                 raise
             self._pending = []
             self._acked = set()
+            self._counters_dirty = set()
             self._stored_bytes -= freed
             self.flushes += 1
 
