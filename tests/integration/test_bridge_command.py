@@ -183,3 +183,37 @@ def test_bridge_check_reports_config_errors_with_line(tmp_path: Path, capsys) ->
     bad.write_text('[broker]\nurl = "mqtt://x"\n\n[[athletes]]\nid = "a1"\nbody_mass_kg = 1\n')
     assert main(["bridge", "--config", str(bad), "--check"]) == 2
     assert f"{bad}:6: athletes[0].body_mass_kg" in capsys.readouterr().err
+
+
+def test_advertised_battery_is_read_from_battery_service_data() -> None:
+    from bleak.backends.scanner import AdvertisementData
+
+    from calfload.bridge.discovery import BATTERY_SERVICE_UUID, advertised_battery
+
+    def adv(service_data: dict[str, bytes]) -> AdvertisementData:
+        return AdvertisementData("x", {}, service_data, [], None, -50, ())
+
+    assert advertised_battery(adv({BATTERY_SERVICE_UUID: bytes([87])})) == 87
+    assert advertised_battery(adv({BATTERY_SERVICE_UUID: bytes([200])})) is None
+    assert advertised_battery(adv({})) is None
+
+
+async def test_scan_battery_option_connects_and_copes_without_a_battery_service() -> None:
+    fleet = await start_fleet(demo_profiles(1))
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        args = argparse.Namespace(timeout=0.5, all=False, battery=True)
+        rc = await scan_command(
+            args,
+            out,
+            err,
+            backend=VirtualScanner,
+            client_backend=BumbleBleakClient,
+            radio=fleet.radio,
+        )
+    finally:
+        await fleet.stop()
+    assert rc == 0, err.getvalue()
+    rows = [line.split() for line in out.getvalue().splitlines()[1:]]
+    assert len(rows) == 2
+    assert all(row[-1] == "-" for row in rows)  # the insole twin has no Battery Service
