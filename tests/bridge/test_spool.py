@@ -91,3 +91,45 @@ def test_a_restarted_bridge_continues_each_sensors_batch_numbers(tmp_path: Path)
     )
     bridge = Bridge(BrokerUrl("127.0.0.1", 1), [spec], [], spool=Spool(path))
     assert bridge.links[0]._seq == 41
+
+
+def test_concurrent_append_ack_and_flush_keep_exactly_the_unacknowledged(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path)
+    done = threading.Event()
+    ids: list[int] = []
+    acked: set[int] = set()
+
+    def producer() -> None:
+        for i in range(3000):
+            row_id = spool.append("t", i.to_bytes(4, "little"))
+            assert row_id is not None
+            ids.append(row_id)
+        done.set()
+
+    def acker() -> None:  # acknowledges every row but each seventh, in order, as a broker would
+        handed = 0
+        while not (done.is_set() and handed >= len(ids)):
+            for row in spool.take(handed, 50):
+                handed = row.id
+                if row.id % 7:
+                    spool.ack(row.id)
+                    acked.add(row.id)
+
+    def flusher() -> None:
+        while not done.is_set():
+            spool.flush()
+
+    threads = [threading.Thread(target=f) for f in (producer, acker, flusher)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    spool.flush()
+    spool.close()
+    again = Spool(path)
+    left = [r.id for r in again.take(0, 10_000)]
+    assert left == sorted(set(ids) - acked)
+    assert left == [i for i in ids if i % 7 == 0]

@@ -13,8 +13,12 @@ The spool is bounded by ``max_bytes`` of stored payload; when it is full, new
 messages are refused and counted (``dropped``), and what is stored is kept: the
 beginning of a run is never overwritten by its end.
 
-Thread safety: every method takes one lock, so the paho network thread may call
-:meth:`ack` while the event loop appends and a worker thread flushes.
+Thread safety: the paho network thread calls :meth:`ack`, the event loop
+:meth:`append` and :meth:`take`, a worker thread :meth:`flush`. In-memory state has
+one short lock; the database its own, which :meth:`flush` holds during its commit
+(an fsync: milliseconds, tens on an SD card). :meth:`append` and :meth:`ack` never
+wait for the disk, and :meth:`take` reads the database only while there is a
+backlog on disk (live forwarding is served from memory).
 """
 
 from __future__ import annotations
@@ -62,8 +66,11 @@ class Spool:
             reason = getattr(exc, "strerror", None) or exc
             raise ValueError(f"cannot open the bridge spool {self.path}: {reason}") from None
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # in-memory state
+        self._db_lock = threading.Lock()  # the connection and its transactions
         self._next_id: int = (last or 0) + 1
+        self._disk_max_id: int = last or 0  # highest id committed to disk
+        self._flushing: list[SpoolRow] = []  # being written by flush() right now
         self._counters: dict[str, int] = {str(k): int(v) for k, v in counters.items()}
         self._counters_dirty: set[str] = set()
         self._pending: list[SpoolRow] = []  # appended, not yet on disk
@@ -109,67 +116,86 @@ class Spool:
     def take(self, after_id: int, limit: int) -> list[SpoolRow]:
         """Up to ``limit`` unacknowledged messages with id > ``after_id``, in id order."""
         with self._lock:
-            rows = [
-                SpoolRow(i, t, p)
+            disk_max = self._disk_max_id
+        rows: dict[int, SpoolRow] = {}
+        if after_id < disk_max:
+            with self._db_lock:
                 for i, t, p in self._db.execute(
-                    "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                    (after_id, limit),
-                )
-                if i not in self._acked
-            ]
-            for row in self._pending:
+                    "SELECT id, topic, payload FROM outbox WHERE id > ? AND id <= ? "
+                    "ORDER BY id LIMIT ?",
+                    (after_id, disk_max, limit),
+                ):
+                    rows[i] = SpoolRow(i, t, p)
+        with self._lock:
+            for row in self._flushing + self._pending:
                 if len(rows) >= limit:
                     break
-                if row.id > after_id and row.id not in self._acked:
-                    rows.append(row)
-            return rows
+                if row.id > after_id:
+                    rows.setdefault(row.id, row)
+            acked = self._acked
+            return [rows[i] for i in sorted(rows) if i not in acked][:limit]
 
     def flush(self) -> None:
         """Write unacknowledged new messages and delete acknowledged ones, in one commit."""
         with self._lock:
-            acked = self._acked
-            keep = [r for r in self._pending if r.id not in acked]
-            done_pending = {r.id for r in self._pending} & acked
-            on_disk_acked = acked - done_pending
-            freed = sum(len(r.payload) for r in self._pending if r.id in acked)
-            db = self._db
-            db.execute("BEGIN")
-            try:
-                db.executemany(
-                    "INSERT INTO outbox (id, topic, payload) VALUES (?, ?, ?)",
-                    [(r.id, r.topic, r.payload) for r in keep],
-                )
-                for row_id in on_disk_acked:
-                    size = db.execute(
-                        "SELECT LENGTH(payload) FROM outbox WHERE id = ?", (row_id,)
-                    ).fetchone()
-                    if size is not None:
-                        freed += int(size[0])
-                        db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-                db.executemany(
-                    "INSERT OR REPLACE INTO counter (name, value) VALUES (?, ?)",
-                    [(n, self._counters[n]) for n in self._counters_dirty],
-                )
-                db.execute("COMMIT")
-            except sqlite3.Error:
-                db.execute("ROLLBACK")
-                raise
-            self._pending = []
-            self._acked = set()
+            batch, self._pending = self._pending, []
+            self._flushing = batch
+            acked, self._acked = self._acked, set()
+            counters = {n: self._counters[n] for n in self._counters_dirty}
             self._counters_dirty = set()
+        in_batch = {r.id for r in batch}
+        keep = [r for r in batch if r.id not in acked]
+        freed = sum(len(r.payload) for r in batch if r.id in acked)
+        try:
+            with self._db_lock:
+                db = self._db
+                db.execute("BEGIN")
+                try:
+                    db.executemany(
+                        "INSERT INTO outbox (id, topic, payload) VALUES (?, ?, ?)",
+                        [(r.id, r.topic, r.payload) for r in keep],
+                    )
+                    for row_id in acked - in_batch:
+                        size = db.execute(
+                            "SELECT LENGTH(payload) FROM outbox WHERE id = ?", (row_id,)
+                        ).fetchone()
+                        if size is not None:
+                            freed += int(size[0])
+                            db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                    db.executemany(
+                        "INSERT OR REPLACE INTO counter (name, value) VALUES (?, ?)",
+                        list(counters.items()),
+                    )
+                    db.execute("COMMIT")
+                except sqlite3.Error:
+                    db.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            with self._lock:  # nothing was written: put it all back for the next try
+                self._pending = batch + self._pending
+                self._flushing = []
+                self._acked |= acked
+                self._counters_dirty |= set(counters)
+            raise
+        with self._lock:
+            self._flushing = []
+            if keep:
+                self._disk_max_id = max(self._disk_max_id, keep[-1].id)
             self._stored_bytes -= freed
             self.flushes += 1
 
     def backlog(self) -> int:
         """Messages stored or pending that the broker has not acknowledged."""
-        with self._lock:
+        with self._db_lock:
             (on_disk,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
-            return int(on_disk) + len(self._pending) - len(self._acked)
+        with self._lock:
+            memory = len(self._pending) + len(self._flushing)
+            return int(on_disk) + memory - len(self._acked)
 
     @property
     def stored_bytes(self) -> int:
         return self._stored_bytes
 
     def close(self) -> None:
-        with self._lock:
+        with self._db_lock:
             self._db.close()
