@@ -57,7 +57,7 @@ def test_documented_example_parses(tmp_path: Path) -> None:
     config = load_config(tmp_path / "athletes.toml")
     assert config.broker.url.tls and config.broker.url.password == "s3cret"
     assert [s.sensor_id for _, s in config.sensors] == ["a1-left-insole", "a1-right-insole"]
-    assert config.athletes[0].foot_length_mm == 255
+    assert config.athletes[0].settings == {"foot_length_m": 0.255, "height_m": 1.66}
 
 
 def test_good_config_gives_ids_rates_and_athletes() -> None:
@@ -124,3 +124,9 @@ def test_key_lines_follows_arrays_of_tables() -> None:
     assert lines[("athletes", 1, "sensors", 0, "name")] == line_of(GOOD, "CALF-INSOLE-B2-R")
     assert lines[("athletes", 0, "sensors", 1)] == line_of(GOOD, "[[athletes.sensors]]", 2)
     assert lines[("broker", "url")] == 2
+
+
+def test_athlete_settings_are_range_checked_like_the_load_estimates() -> None:
+    text = GOOD.replace("body_mass_kg = 70", "body_mass_kg = 70\nachilles_moment_arm_m = 0.5")
+    with pytest.raises(ConfigError, match=r"achilles_moment_arm_m: must be between 0\.02 and 0"):
+        parse_config(text, "athletes.toml")

@@ -97,7 +97,8 @@ scan_timeout_s = 10
 id = "a1"
 name = "Ada Config"
 body_mass_kg = 61.5
-foot_length_mm = 250
+foot_length_m = 0.25
+achilles_moment_arm_m = 0.042
 
 [[athletes.sensors]]
 family = "open-insole"
@@ -156,7 +157,7 @@ async def test_bridge_command_streams_configured_sensors(mosquitto, tmp_path: Pa
     assert {r["sensor_id"] for r in raws} == {"a1-left-insole", "a1-right-insole"}
     (info,) = collector.payloads("calfload/athlete/a1/info")
     assert info["name"] == "Ada Config" and info["body_mass_kg"] == 61.5
-    assert info["foot_length_mm"] == 250
+    assert info["foot_length_m"] == 0.25 and info["achilles_moment_arm_m"] == 0.042
     assert (tmp_path / "data" / "bridge" / "spool.sqlite3").exists()
     assert "recorded" in out.getvalue()
 

@@ -45,6 +45,7 @@ from calfload.bridge.messages import (
     encode,
 )
 from calfload.bridge.mqtt import BrokerUrl, make_client
+from calfload.bridge.sources import BatchSource
 from calfload.bridge.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Bridge:
         base: str = topics.DEFAULT_BASE,
         backend: type[BaseBleakClient] | None = None,
         bridge_id: str | None = None,
+        sources: Sequence[BatchSource] = (),
         spool: Spool | None = None,
     ) -> None:
         self.broker = broker
@@ -89,6 +91,9 @@ class Bridge:
             )
             for spec in self.specs
         ]
+        self.sources = list(sources)  # non-BLE sources, e.g. Moticon UDP
+        for source in self.sources:
+            source.attach(self._publish_batch)
         #: Raw batches acknowledged by the broker (this process).
         self.batches_published = 0
         #: Raw batches produced by the links and put in the spool (this process).
@@ -287,7 +292,7 @@ class Bridge:
         tasks = [
             asyncio.create_task(link.run(), name=f"link-{link.spec.sensor_id}")
             for link in self.links
-        ]
+        ] + [asyncio.create_task(source.run()) for source in self.sources]
         spool_stop = asyncio.Event()
         forwarder = asyncio.create_task(self._forward(spool_stop), name="bridge-forward")
         flusher = asyncio.create_task(self._flush_periodically(spool_stop), name="bridge-flush")
@@ -303,9 +308,14 @@ class Bridge:
                         encode(self.quality(link)),
                         retain=True,
                     )
+                for quality in (q for source in self.sources for q in source.quality()):
+                    topic = topics.sensor_quality(self.base, quality.sensor_id)
+                    self._publish(topic, encode(quality), retain=True)
         finally:
             for link in self.links:
                 link.stop()
+            for source in self.sources:
+                source.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._drain(DRAIN_TIMEOUT_S)
             spool_stop.set()

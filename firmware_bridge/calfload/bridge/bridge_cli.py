@@ -48,7 +48,7 @@ def athlete_infos(config: BridgeConfig) -> list[AthleteInfo]:
             name=a.name,
             body_mass_kg=a.body_mass_kg,
             sensors=[s.sensor_id for s in a.sensors],
-            foot_length_mm=a.foot_length_mm,
+            **a.settings,
         )
         for a in config.athletes
     ]

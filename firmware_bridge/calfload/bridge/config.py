@@ -17,7 +17,8 @@ Format (every field documented in ``docs/athletes.example.toml``)::
     id = "a1"
     name = "Ada"
     body_mass_kg = 58.0
-    foot_length_mm = 255                   # optional
+    foot_length_m = 0.255                  # optional settings for the load estimates:
+    achilles_moment_arm_m = 0.041          # see ATHLETE_SETTINGS
 
     [[athletes.sensors]]
     family = "open-insole"                 # see `calfload scan`
@@ -51,6 +52,19 @@ PLACEMENTS: Final[tuple[str, ...]] = get_args(Placement)
 SIDES: Final[tuple[str, ...]] = get_args(Side)
 DEFAULT_SCAN_TIMEOUT_S: Final = 20.0
 DEFAULT_SPOOL_MAX_MB: Final = 1024
+#: Optional per-athlete settings passed on in ``AthleteInfo`` for the load estimates,
+#: with the plausible ranges ``calfload.processing.athlete.AthleteSettings`` enforces.
+ATHLETE_SETTINGS: Final[dict[str, tuple[float, float, str]]] = {
+    "foot_length_m": (0.15, 0.36, "m"),
+    "shoe_size_eu": (15.0, 55.0, "(EU size)"),
+    "insole_length_m": (0.15, 0.37, "m"),
+    "achilles_moment_arm_m": (0.02, 0.08, "m"),
+    "ankle_x_m": (0.0, 0.15, "m"),
+    "height_m": (1.0, 2.5, "m"),
+    "leg_length_m": (0.5, 1.4, "m"),
+    "load_budget_bw_s": (0.0, 1.0e6, "BW·s"),
+    "speed_mps": (0.0, 12.0, "m/s"),
+}
 
 Path_ = tuple[str | int, ...]
 
@@ -79,7 +93,7 @@ class AthleteConfig:
     athlete: str
     name: str
     body_mass_kg: float
-    foot_length_mm: float | None
+    settings: dict[str, float]  # keys from ATHLETE_SETTINGS
     sensors: tuple[SensorConfig, ...]
 
 
@@ -280,7 +294,7 @@ def parse_config(text: str, source_name: str = "athletes.toml") -> BridgeConfig:
         ap: Path_ = ("athletes", i)
         if not isinstance(a, dict):
             raise c.error(ap, "each athlete must be a table ([[athletes]])")
-        c.table(a, ap, {"id", "name", "body_mass_kg", "foot_length_mm", "sensors"})
+        c.table(a, ap, {"id", "name", "body_mass_kg", "sensors", *ATHLETE_SETTINGS})
         athlete = c.ident(a, ap, "id", "athlete id")
         if athlete in athlete_ids:
             raise c.error((*ap, "id"), f"athlete id {athlete!r} is used twice")
@@ -289,7 +303,11 @@ def parse_config(text: str, source_name: str = "athletes.toml") -> BridgeConfig:
         mass = c.number(a, ap, "body_mass_kg", 20, 250, "kg")
         if mass is None:
             raise c.error(ap, "missing required field 'body_mass_kg'")
-        foot = c.number(a, ap, "foot_length_mm", 150, 350, "mm")
+        settings: dict[str, float] = {}
+        for key, (lo, hi, unit) in ATHLETE_SETTINGS.items():
+            value = c.number(a, ap, key, lo, hi, unit)
+            if value is not None:
+                settings[key] = value
         sensors_l = c.get(a, ap, "sensors", list)
         if not sensors_l:
             raise c.error((*ap, "sensors"), "configure at least one sensor")
@@ -307,7 +325,7 @@ def parse_config(text: str, source_name: str = "athletes.toml") -> BridgeConfig:
                 raise c.error(sp, f"{athlete} already has a {sensor.side} {sensor.placement}")
             places.add(place)
             sensors.append(sensor)
-        athletes.append(AthleteConfig(athlete, name, mass, foot, tuple(sensors)))
+        athletes.append(AthleteConfig(athlete, name, mass, settings, tuple(sensors)))
 
     return BridgeConfig(
         broker=broker,

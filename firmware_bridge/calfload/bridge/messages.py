@@ -91,11 +91,22 @@ class SensorQuality(Message, frozen=True, kw_only=True):
 
 
 class AthleteInfo(Message, frozen=True, kw_only=True):
+    """Who wears which sensors. The optional fields are athlete settings for the load
+    estimates (``calfload.processing.athlete.AthleteSettings``; defaults there)."""
+
     athlete: str
     name: str
     body_mass_kg: float
     sensors: list[str]
-    foot_length_mm: float | None = None
+    foot_length_m: float | None = None
+    shoe_size_eu: float | None = None
+    insole_length_m: float | None = None
+    achilles_moment_arm_m: float | None = None
+    ankle_x_m: float | None = None
+    height_m: float | None = None
+    leg_length_m: float | None = None
+    load_budget_bw_s: float | None = None
+    speed_mps: float | None = None
 
 
 M = TypeVar("M", bound=Message)
