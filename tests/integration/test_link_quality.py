@@ -12,6 +12,7 @@ from collections import defaultdict
 from tests.conftest import free_port
 
 from calfload.bridge.bridge import Bridge
+from calfload.bridge.devices.open_insole_twin import TwinFaults
 from calfload.bridge.messages import RawBatch, decode
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.bridge.virtual.bleak_backend import BumbleBleakClient
@@ -61,3 +62,42 @@ async def test_dropped_link_reconnects_and_is_reported() -> None:
         assert [b.seq for b in mine] == list(range(len(mine))), sensor
         for prev, nxt in itertools.pairwise(mine):
             assert nxt.t0_s >= prev.t0_s + (prev.n - 1) / prev.fs_hz, sensor
+
+
+async def test_drifting_sensor_clocks_are_corrected_through_the_ble_path() -> None:
+    """Twins whose clocks run 800 ppm slow (exaggerated tenfold so a 20 s run shows it;
+    slow, because a minimum-delay offset alone would follow a fast clock but not a slow one):
+    the bridge measures the drift and its batch times follow the true sample times."""
+    drift_ppm = -800.0
+    fleet = await start_fleet(demo_profiles(1), faults=TwinFaults(clock_drift_ppm=drift_ppm))
+    bridge = Bridge(
+        BrokerUrl("127.0.0.1", free_port()), fleet.specs, fleet.infos, backend=BumbleBleakClient
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(bridge.run(stop))
+    try:
+        await wait_for(
+            lambda: all(lk.stats.gaps.samples_ok >= 2000 for lk in bridge.links),
+            60,
+            "twenty seconds of data from both insoles",
+        )
+        qualities = [bridge.quality(lk) for lk in bridge.links]
+        batches = [decode(r.payload, RawBatch) for r in bridge.spool.take(0, 100_000)]
+    finally:
+        stop.set()
+        await task
+        await fleet.stop()
+    for q in qualities:
+        # session = sensor + alpha + beta·t with beta ≈ −drift.
+        assert q.clock_drift_ppm is not None
+        assert abs(q.clock_drift_ppm + drift_ppm) < 150, q
+    for sensor in {b.sensor_id for b in batches}:
+        mine = sorted((b for b in batches if b.sensor_id == sensor), key=lambda b: b.seq)
+        assert all(b.gap_samples == 0 for b in mine)
+        # The twin samples on the host's time grid (exactly fs_hz) and stamps with its
+        # drifting clock, so true batch starts are n / fs_hz apart in host time.
+        true_step_s = mine[0].n / mine[0].fs_hz
+        residual = [b.t0_s - mine[0].t0_s - i * true_step_s for i, b in enumerate(mine)]
+        late = residual[len(residual) // 2 :]
+        # Uncorrected, these would slide by 800 ppm × 10 s = 8 ms over the second half.
+        assert max(late) - min(late) < 0.004, sensor
