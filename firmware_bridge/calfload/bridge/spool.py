@@ -115,9 +115,17 @@ class Spool:
 
     def take(self, after_id: int, limit: int) -> list[SpoolRow]:
         """Up to ``limit`` unacknowledged messages with id > ``after_id``, in id order."""
-        with self._lock:
-            disk_max = self._disk_max_id
         rows: dict[int, SpoolRow] = {}
+        with self._lock:
+            # One consistent view: rows in memory now, and the highest id on disk now
+            # (a row leaves memory in the same step that raises ``_disk_max_id``).
+            disk_max = self._disk_max_id
+            # Ids in memory are consecutive (flushing, then pending): slice, don't scan.
+            for part in (self._flushing, self._pending):
+                if part and len(rows) < limit:
+                    start = max(0, after_id - part[0].id + 1)
+                    for row in part[start : start + limit - len(rows)]:
+                        rows[row.id] = row
         if after_id < disk_max:
             with self._db_lock:
                 for i, t, p in self._db.execute(
@@ -125,13 +133,8 @@ class Spool:
                     "ORDER BY id LIMIT ?",
                     (after_id, disk_max, limit),
                 ):
-                    rows[i] = SpoolRow(i, t, p)
+                    rows.setdefault(i, SpoolRow(i, t, p))
         with self._lock:
-            for row in self._flushing + self._pending:
-                if len(rows) >= limit:
-                    break
-                if row.id > after_id:
-                    rows.setdefault(row.id, row)
             acked = self._acked
             return [rows[i] for i in sorted(rows) if i not in acked][:limit]
 
