@@ -7,13 +7,22 @@ to the publisher. Bad packets are counted and reported, never raised.
 Time stamping (see :mod:`calfload.bridge.timebase`). One :class:`SensorClock` per
 link lives across reconnects (it restarts itself when the sensor clock jumps, e.g.
 after a reboot), so the offset-and-drift fit keeps its history through a dropped
-link. Sensors with a clock are mapped from their own sample times; sensors without
+link. Sensors with a clock are mapped from their own sample times. Sensors without
 one (``t0_sensor_us is None``) use their running sample count at the nominal rate
-as the clock, which gives jitter-smoothed times on a fitted rate. For those, a
-packet arriving more than :data:`CLOCKLESS_GAP_S` after its predicted time reveals
-lost samples (an estimate, counted as lost; nothing is invented). A batch's start
-is never earlier than the end of the previous batch: session time never runs
-backwards within a run.
+as the clock: arrival-stamped until the fit has :attr:`SensorClock.min_span_s` of
+data, then jitter-smoothed times on the fitted rate (which may be from about half
+to ten times the nominal one; beyond that they stay arrival-stamped).
+
+Lost samples of a clockless sensor show only in arrival times, and a late packet is
+usually just late (BLE retransmits within a connection, then delivers the backlog in
+a burst). So a loss is declared only when packets keep arriving late against the
+fitted clock for :data:`LOSS_CONFIRM_S` without catching up; the batch where that
+is confirmed carries the estimated ``gap_samples`` and the count jumps ahead. The
+batches of those seconds were stamped early by the lost span; nothing is invented.
+
+A batch's start is never earlier than the end of the previous batch: session time
+never runs backwards within a run (``LinkStats.time_clamps`` counts the rare cases
+where that needed a nudge).
 """
 
 from __future__ import annotations
@@ -45,8 +54,10 @@ log = logging.getLogger(__name__)
 #: Seconds to wait before reconnecting, by attempt (then the last value repeats).
 BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0, 8.0)
 QUEUE_LIMIT: Final = 2000
-#: Lateness (s) beyond which a clockless sensor's packet is taken to follow lost samples.
-CLOCKLESS_GAP_S: Final = 0.25
+#: Lateness (s, or 2.5 sample periods if longer) a clockless sensor's packets must keep,
+#: without catching up, for :data:`LOSS_CONFIRM_S` before samples count as lost.
+CLOCKLESS_GAP_S: Final = 0.05
+LOSS_CONFIRM_S: Final = 3.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,8 @@ class SensorLink:
         self.clock = SensorClock()
         self._count = 0  # samples counted, the "clock" of a clockless sensor
         self._resync_count = True
+        self._late_since_s: float | None = None  # clockless: lateness seen since then
+        self._late_min_s = math.inf
         self._next_t_s = -math.inf  # earliest start allowed for the next batch
         self._down_since_s: float | None = None
         self._decoder: Decoder | None = None
@@ -249,6 +262,8 @@ class SensorLink:
         period_s = 1.0 / block.fs_hz
         span_s = (block.n - 1) * period_s
         if block.t0_sensor_us is None:
+            if self.clock.alpha_s is None and not self.clock.follow_arrivals:
+                self.clock = SensorClock(follow_arrivals=True, max_skew=0.9)
             gap = self._count_gap(arrival_s, block.n, period_s)
             t0_sensor_s = self._count * period_s
             self._count += block.n
@@ -264,7 +279,8 @@ class SensorLink:
         if t0_s < self._next_t_s:
             self.stats.time_clamps += 1
             t0_s = self._next_t_s
-        self._next_t_s = t0_s + block.n * period_s * (1.0 - 1e-3)
+        # The next batch must start after this one's last sample (at the mapped spacing).
+        self._next_t_s = t0_s + span_s * (1.0 + self.clock.beta) + 1e-5
         batch = RawBatch(
             schema=SCHEMA,
             sensor_id=self.spec.sensor_id,
@@ -289,22 +305,31 @@ class SensorLink:
         return batch
 
     def _count_gap(self, arrival_s: float, n: int, period_s: float) -> int:
-        """Samples a clockless sensor lost before this packet, from its lateness
-        against the fitted clock (0 while the fit is young or just after a reconnect)."""
+        """Samples a clockless sensor lost before this packet (see the module notes);
+        0 until the clock is fitted, and just after a reconnect."""
         clock = self.clock
-        if self._resync_count or clock.alpha_s is None:
-            if self._resync_count and clock.alpha_s is not None:
+        if self._resync_count or not clock.fitted:
+            if self._resync_count and clock.fitted:
                 # Jump the count to "now" after a reconnect, without calling it loss.
-                last_s = arrival_s - clock.line_s(self._count * period_s)
+                last_s = clock.sensor_time_at(arrival_s)
                 self._count = max(self._count, round(last_s / period_s) - (n - 1))
             self._resync_count = False
+            self._late_since_s = None
             return 0
         last_s = (self._count + n - 1) * period_s
         lateness_s = arrival_s - (last_s + clock.line_s(last_s))
-        if lateness_s <= CLOCKLESS_GAP_S:
+        if lateness_s <= max(CLOCKLESS_GAP_S, 2.5 * period_s):
+            self._late_since_s = None  # on time again: it was delay, not loss
             return 0
-        missing = round(lateness_s / period_s)
+        if self._late_since_s is None:
+            self._late_since_s, self._late_min_s = arrival_s, lateness_s
+            return 0
+        self._late_min_s = min(self._late_min_s, lateness_s)
+        if arrival_s - self._late_since_s < LOSS_CONFIRM_S:
+            return 0
+        missing = round(self._late_min_s / period_s)
         self._count += missing
+        self._late_since_s = None
         return missing
 
 

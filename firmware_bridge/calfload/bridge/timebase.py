@@ -95,6 +95,11 @@ class SensorClock:
     spacing stays true to that rate and session time never runs backwards.
     A point more than ``reset_s`` away from the line (a rebooted sensor, a clock
     jump) restarts the fit.
+
+    ``follow_arrivals`` (for sensors without a clock, whose "clock" is their sample
+    count at a nominal rate that may be far off): until a fit with ``|beta| <=
+    max_skew`` exists, each packet's last sample is put at its arrival (plain arrival
+    stamping), then the fitted line takes over, the step slewed away as above.
     """
 
     bin_s: float = 1.0
@@ -104,6 +109,8 @@ class SensorClock:
     max_slew_ppm: float = 2000.0
     max_skew: float = 0.05
     reset_s: float = 2.0
+    follow_arrivals: bool = False
+    fitted: bool = False
     alpha_s: float | None = None
     beta: float = 0.0
     correction_s: float = 0.0
@@ -129,7 +136,10 @@ class SensorClock:
         assert self._origin_s is not None and self.alpha_s is not None
         x = sensor_last_s - self._origin_s
         y = arrival_s - sensor_last_s
-        if abs(y - self.line_s(sensor_last_s)) > self.reset_s:
+        if self.follow_arrivals and not self.fitted:
+            # Arrival stamping until the first trustworthy fit (the line follows the point).
+            self.alpha_s = y - self.beta * x
+        elif abs(y - self.line_s(sensor_last_s)) > self.reset_s:
             self.resets += 1
             self._start(sensor_last_s, arrival_s)
             x, y = 0.0, arrival_s - sensor_last_s
@@ -151,6 +161,7 @@ class SensorClock:
         self._last_s = sensor_s
         self.alpha_s = arrival_s - sensor_s
         self.beta = 0.0
+        self.fitted = False
         self.correction_s = 0.0
         self._bins.clear()
         self._last_fit_x = -math.inf
@@ -194,7 +205,14 @@ class SensorClock:
             return  # not a clock we can trust; keep the previous line
         before = self.line_s(sensor_s)
         self.alpha_s, self.beta = alpha, beta
+        self.fitted = True
         self.correction_s += before - self.line_s(sensor_s)
+
+    def sensor_time_at(self, session_s: float) -> float:
+        """The sensor time the fitted line maps to ``session_s`` (its inverse)."""
+        if self.alpha_s is None or self._origin_s is None:
+            raise ValueError("the clock has seen no packet yet")
+        return (session_s - self.alpha_s + self.beta * self._origin_s) / (1.0 + self.beta)
 
     def uncertainty_s(self) -> float:
         """How far this clock's mapping may be off: the correction still to be slewed
