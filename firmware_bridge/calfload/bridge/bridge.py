@@ -255,10 +255,13 @@ class Bridge:
         total = s.gaps.samples_ok + s.gaps.samples_lost
         clock = link.clock
         unc_s = clock.uncertainty_s()
+        # Left/right sync: against the same kind of sensor on the athlete's other foot.
         others = [
             other.clock.uncertainty_s()
             for other in self.links
-            if other.spec.athlete == link.spec.athlete and other.spec.side != link.spec.side
+            if other.spec.athlete == link.spec.athlete
+            and other.spec.side != link.spec.side
+            and other.spec.placement == link.spec.placement
         ]
         sync_ms = None
         if others and math.isfinite(unc_s) and all(math.isfinite(u) for u in others):
