@@ -45,6 +45,8 @@ class Mosquitto:
     port: int
     workdir: Path
     proc: subprocess.Popen[bytes] | None = None
+    #: Keep sessions and queued messages across restarts (saved on a clean stop).
+    persistence: bool = False
 
     @property
     def url(self) -> str:
@@ -56,8 +58,12 @@ class Mosquitto:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
-            "persistence false\n"
-            "max_queued_messages 100000\n"
+            + (
+                f"persistence true\npersistence_location {self.workdir}/\n"
+                if self.persistence
+                else "persistence false\n"
+            )
+            + "max_queued_messages 100000\n"
             "max_inflight_messages 0\n"
             "log_dest stderr\n"
             "log_type error\n"

@@ -21,10 +21,10 @@ def test_offset_targets_the_minimum_delay_and_slews_towards_it() -> None:
     assert clock.observe(10.0, 1000.030) == pytest.approx(990.030)
     # a faster packet lowers the target; the applied offset moves ≤ 2 ms per second
     assert clock.observe(10.05, 1000.065) == pytest.approx(990.030 - 0.0001)
-    assert clock.target_offset_s == pytest.approx(990.015)
+    assert clock.line_s(10.05) == pytest.approx(990.015)
     # a late packet does not move the target
     assert clock.observe(20.0, 1010.200) == pytest.approx(990.015)
-    assert clock.target_offset_s == pytest.approx(990.015)
+    assert clock.line_s(10.05) == pytest.approx(990.015)
 
 
 def test_gap_tracker_counts_missing_samples_and_longest_gap() -> None:

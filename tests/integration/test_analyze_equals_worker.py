@@ -74,13 +74,26 @@ async def test_worker_steps_equal_offline_analysis(mosquitto) -> None:  # type: 
         await asyncio.to_thread(
             wait_until, lambda: "eq1" in worker.body_mass_kg, 10, "the athlete's body mass"
         )
-        for b in batches:
-            publisher.client.publish(
-                topics.raw(topics.DEFAULT_BASE, b.athlete, b.side, b.sensor_id), encode(b), qos=1
-            )
+        # At-least-once delivery: every 7th batch arrives twice (as after a lost PUBACK).
+        repeats = 0
+        for i, b in enumerate(batches):
+            for _ in range(2 if i % 7 == 3 else 1):
+                publisher.client.publish(
+                    topics.raw(topics.DEFAULT_BASE, b.athlete, b.side, b.sensor_id),
+                    encode(b),
+                    qos=1,
+                )
+            repeats += i % 7 == 3
         await asyncio.to_thread(
-            wait_until, lambda: worker.stats.batches_ok == len(batches), 20, "every batch"
+            wait_until,
+            lambda: (
+                worker.stats.batches_ok + worker.stats.batches_repeated == len(batches) + repeats
+            ),
+            20,
+            "every batch",
         )
+        assert worker.stats.batches_ok == len(batches)
+        assert worker.stats.batches_repeated == repeats
         await asyncio.to_thread(
             wait_until,
             lambda: len(collector.payloads("calfload/steps/")) == worker.stats.steps_published,

@@ -84,14 +84,20 @@ async def test_every_step_arrives_once_with_true_gct(mosquitto) -> None:
         link = next(lk for lk in bridge.links if lk.spec.sensor_id == spec.sensor_id)
         assert link.stats.gaps.samples_ok > 0 and link.clock.offset_s is not None
         c = link.clock.offset_s + fleet.twins[spec.sensor_id].clock_offset_us / 1e6
-        expected = [t for t in truth if t.ic_s + c > start + 0.05 and t.to_s + c < end - 0.05]
-        # One detected step per true step, none missing, none duplicated.
-        assert len(mine) == len(expected), spec.sensor_id
-        for s, t in zip(mine, expected, strict=True):
-            # Alignment tolerates the bridge's bounded clock slew; duration is strict.
-            assert abs(s["ic_s"] - c - t.ic_s) < 0.03
+        # Every detected step is a true step (matched by initial contact), none twice.
+        matched = []
+        for s in mine:
+            t = min(truth, key=lambda t: abs(s["ic_s"] - c - t.ic_s))
+            # Alignment tolerates the bridge's clock settling; duration is strict.
+            assert abs(s["ic_s"] - c - t.ic_s) < 0.03, (spec.sensor_id, s["ic_s"])
             assert abs(s["gct_ms"] - t.gct_ms) < 1000 / FS_HZ
             gct_errors.append(s["gct_ms"] - t.gct_ms)
+            matched.append(t.index)
+        assert len(matched) == len(set(matched)), spec.sensor_id
+        # None missing: every true step well inside the streamed span was detected.
+        inside = {t.index for t in truth if t.ic_s + c > start + 0.3 and t.to_s + c < end - 0.3}
+        assert inside <= set(matched), spec.sensor_id
+        assert len(inside) >= 10
         assert [s["step_index"] for s in mine] == list(range(1, len(mine) + 1))
     errors = np.array(gct_errors)
     print(

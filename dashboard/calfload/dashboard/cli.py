@@ -10,11 +10,11 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from calfload.bridge import cli_calibrate, decode_cli, topics
+from calfload.bridge import bridge_cli, cli_calibrate, decode_cli, scan_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.dashboard import analyze_cli, linkcli, usercli
 
-PLUGINS = (usercli, linkcli, decode_cli, cli_calibrate, analyze_cli)
+PLUGINS = (usercli, linkcli, bridge_cli, scan_cli, decode_cli, cli_calibrate, analyze_cli)
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
 

@@ -83,6 +83,11 @@ class SensorQuality(Message, frozen=True, kw_only=True):
     effective_fs_hz: float
     longest_gap_s: float
     last_error: str = ""
+    reconnects: int = 0
+    offline_s: float = 0.0
+    clock_drift_ppm: float | None = None
+    time_uncertainty_ms: float | None = None
+    sync_error_ms: float | None = None
 
 
 class AthleteInfo(Message, frozen=True, kw_only=True):

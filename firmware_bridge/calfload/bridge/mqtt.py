@@ -16,13 +16,18 @@ DEFAULT_PORTS: Final = {"mqtt": 1883, "mqtts": 8883}
 
 @dataclass(frozen=True)
 class BrokerUrl:
-    """``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…`` for TLS."""
+    """``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…`` for TLS.
+
+    ``ca_file`` (optional) is a PEM file of CA certificates to verify the broker
+    with, instead of the system's (set from a bridge config, not from the URL).
+    """
 
     host: str
     port: int
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> BrokerUrl:
@@ -66,7 +71,7 @@ def make_client(
     if broker.username:
         client.username_pw_set(broker.username, broker.password)
     if broker.tls:
-        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_set(ca_certs=broker.ca_file, cert_reqs=ssl.CERT_REQUIRED)
     if will_topic is not None:
         client.will_set(will_topic, will_payload, qos=1, retain=True)
     client.max_queued_messages_set(0)

@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -23,12 +24,15 @@ from calfload.processing.pipeline import AthletePipeline
 
 log = logging.getLogger(__name__)
 SUMMARY_PERIOD_S = 1.0
+#: Recent sequence numbers remembered per sensor to drop repeated deliveries.
+RECENT_SEQ = 1024
 
 
 @dataclass
 class WorkerStats:
     batches_ok: int = 0
     batches_rejected: int = 0
+    batches_repeated: int = 0
     steps_published: int = 0
     last_error: str = ""
     rejected_by_topic: dict[str, int] = field(default_factory=dict)
@@ -50,6 +54,7 @@ class Worker:
         self.settings: dict[str, AthleteSettings] = {}
         self._lock = threading.Lock()
         self._last_summary_s: dict[str, float] = {}
+        self._recent_seq: dict[str, tuple[deque[int], set[int]]] = {}
         self.connected = threading.Event()
         self.client = make_client(
             broker,
@@ -128,8 +133,26 @@ class Worker:
         if n in (1, 10, 100) or n % 1000 == 0:
             log.warning("worker: rejected a message on %s (%d so far): %s", topic, n, error)
 
+    def _is_repeat(self, batch: RawBatch) -> bool:
+        """At-least-once delivery (QoS 1, the bridge's spool) can repeat a batch: drop a
+        ``(sensor_id, seq)`` seen among that sensor's recent batches."""
+        seen = self._recent_seq.get(batch.sensor_id)
+        if seen is None:
+            seen = self._recent_seq[batch.sensor_id] = (deque(maxlen=RECENT_SEQ), set())
+        order, members = seen
+        if batch.seq in members:
+            return True
+        if len(order) == order.maxlen:
+            members.discard(order[0])
+        order.append(batch.seq)
+        members.add(batch.seq)
+        return False
+
     def _handle(self, batch: RawBatch) -> None:
         with self._lock:
+            if self._is_repeat(batch):
+                self.stats.batches_repeated += 1
+                return
             pipeline = self.pipelines.get(batch.athlete)
             if pipeline is None:
                 pipeline = self.pipelines[batch.athlete] = AthletePipeline(
