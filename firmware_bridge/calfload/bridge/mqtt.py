@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Final
@@ -60,12 +62,21 @@ def make_client(
     role: str,
     will_topic: str | None = None,
     will_payload: bytes | None = None,
+    client_id: str | None = None,
+    clean_session: bool = True,
 ) -> mqtt.Client:
     """A paho VERSION2 client with credentials, TLS, a retained QoS 1 Last Will and
-    an unbounded in-memory outgoing queue. Call ``connect_async`` + ``loop_start``."""
+    an unbounded in-memory outgoing queue. Call ``connect_async`` + ``loop_start``.
+
+    ``clean_session=False`` keeps the client's subscriptions and its undelivered QoS 1
+    messages on the broker while it is away (a broker restart with persistence, a
+    network blip); pair it with a ``client_id`` that is stable across reconnects and
+    :func:`forget_session` on a clean exit.
+    """
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=f"calfload-{role}-{uuid.uuid4().hex[:8]}",
+        client_id=client_id or new_client_id(role),
+        clean_session=clean_session,
         protocol=mqtt.MQTTv311,
     )
     if broker.username:
@@ -78,3 +89,30 @@ def make_client(
     client.max_inflight_messages_set(100)
     client.reconnect_delay_set(min_delay=1, max_delay=8)
     return client
+
+
+def new_client_id(role: str) -> str:
+    """A client id unique to this process: ``calfload-<role>-<random>``."""
+    return f"calfload-{role}-{uuid.uuid4().hex[:8]}"
+
+
+def forget_session(broker: BrokerUrl, client_id: str, timeout_s: float = 5.0) -> bool:
+    """Ask the broker to drop a persistent session (connect once with a clean session).
+
+    MQTT 3.1.1 sessions never expire by themselves: a client that leaves for good
+    clears its session so the broker stops queueing messages for it. Returns whether
+    the broker confirmed; failures are harmless (the broker's own expiry applies).
+    """
+    client = make_client(broker, role="cleanup", client_id=client_id, clean_session=True)
+    acked = threading.Event()
+    client.on_connect = lambda *_args: acked.set()  # the CONNACK: the session is gone
+    try:
+        client.connect(broker.host, broker.port, keepalive=10)
+        client.loop_start()
+        return acked.wait(timeout_s)
+    except (OSError, RuntimeError, ValueError):
+        return False
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            client.disconnect()
+            client.loop_stop()

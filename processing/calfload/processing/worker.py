@@ -16,7 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, AthleteInfo, MessageError, RawBatch, decode, encode
-from calfload.bridge.mqtt import BrokerUrl, make_client
+from calfload.bridge.mqtt import BrokerUrl, forget_session, make_client, new_client_id
 from calfload.processing.athlete import AthleteSettings
 from calfload.processing.load_stream import settings_from_info
 from calfload.processing.messages import WorkerState
@@ -56,11 +56,17 @@ class Worker:
         self._last_summary_s: dict[str, float] = {}
         self._recent_seq: dict[str, tuple[deque[int], set[int]]] = {}
         self.connected = threading.Event()
+        # A persistent session: while the broker or the network is away, the broker keeps
+        # this worker's subscriptions and queues its QoS 1 raw batches (nothing is lost
+        # across a broker restart with persistence); a clean stop forgets the session.
+        self.client_id = new_client_id("worker")
         self.client = make_client(
             broker,
             role="worker",
             will_topic=topics.worker_state(self.base),
             will_payload=encode(self._state("offline")),
+            client_id=self.client_id,
+            clean_session=False,
         )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -88,6 +94,7 @@ class Worker:
             info.wait_for_publish(2.0)
         self.client.disconnect()
         self.client.loop_stop()
+        forget_session(self.broker, self.client_id)
 
     def _on_connect(
         self,
