@@ -17,13 +17,13 @@ FS_HZ = 100.0
 SECONDS = 3600.0
 
 
-def naive(force: np.ndarray, fs_hz: float, p: ContactParams) -> int:
-    """Per-sample hysteresis state machine: the obvious baseline."""
+def naive(force: np.ndarray, fs_hz: float, p: ContactParams, on_n: float, off_n: float) -> int:
+    """Per-sample fixed-level hysteresis state machine: the obvious baseline."""
     n, inside, start = 0, False, 0
     for i, f in enumerate(force.tolist()):
-        if not inside and f >= p.on_n:
+        if not inside and f >= on_n:
             inside, start = True, i
-        elif inside and f < p.off_n:
+        elif inside and f < off_n:
             inside = False
             if (i - start) * 1000.0 / fs_hz >= p.min_contact_ms:
                 n += 1
@@ -48,7 +48,7 @@ def main() -> None:
     t_live = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    n_naive = naive(force, FS_HZ, ContactParams())
+    n_naive = naive(force, FS_HZ, ContactParams(), 175.0, 84.0)
     t_naive = time.perf_counter() - t0
 
     assert len(live) == len(whole)

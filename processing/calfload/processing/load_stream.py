@@ -214,29 +214,44 @@ class LoadTracker:
             self._on_footpod(batch)
         if batch.force_n is None:
             return
-        ring = self.rings.setdefault(batch.side, SampleRing())
-        if gap:
-            ring.clear()
-        ring.reserve(batch.n + RING_CAPACITY)
-        t = batch.t0_s + np.arange(batch.n, dtype=np.float64) / batch.fs_hz
         f = np.asarray(batch.force_n, dtype=np.float64)
         cells = None
         if batch.cell_force_n is not None:
             try:
-                c = np.asarray(batch.cell_force_n, dtype=np.float64)
+                cells = np.asarray(batch.cell_force_n, dtype=np.float64)
             except ValueError:  # ragged rows: keep the force, skip the cells
-                c = np.empty((0,))
-            if c.ndim == 2 and c.shape[0] == f.size and c.shape[1] == self.cell_x_fraction.size:
+                cells = np.empty((0,))
+        self.on_samples(batch.side, batch.sensor_id, batch.t0_s, batch.fs_hz, f, cells, gap=gap)
+
+    def on_samples(
+        self,
+        side: Side,
+        sensor_id: str,
+        t0_s: float,
+        fs_hz: float,
+        force_n: F64,
+        cell_force_n: F64 | None,
+        *,
+        gap: bool,
+    ) -> None:
+        """Keep one foot's insole samples (sample ``i`` at ``t0_s + i / fs_hz``)."""
+        ring = self.rings.setdefault(side, SampleRing())
+        if gap:
+            ring.clear()
+        n = force_n.size
+        ring.reserve(n + RING_CAPACITY)
+        t = t0_s + np.arange(n, dtype=np.float64) / fs_hz
+        cells = None
+        if cell_force_n is not None:
+            c = cell_force_n
+            if c.ndim == 2 and c.shape[0] == n and c.shape[1] == self.cell_x_fraction.size:
                 cells = c
             else:
                 self._error(
-                    f"{batch.sensor_id}: {c.shape[-1] if c.ndim == 2 else '?'} cells per sample "
+                    f"{sensor_id}: {c.shape[-1] if c.ndim == 2 else '?'} cells per sample "
                     f"do not match the {self.cell_x_fraction.size}-cell map; moments skipped"
                 )
-        if t.size != f.size:
-            ring.clear()
-            return
-        ring.append(t, f, cells)
+        ring.append(t, force_n, cells)
 
     def _on_footpod(self, batch: RawBatch) -> None:
         speeds = np.asarray(batch.speed_mps, dtype=np.float64)

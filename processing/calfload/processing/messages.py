@@ -11,6 +11,7 @@ from calfload.bridge.messages import Message, Side, State
 Quality = Literal["ok", "suspect"]
 Source = Literal["insole", "imu", "fused"]
 LoadModel = Literal["insole-cop", "spring-mass"]
+GaitMode = Literal["running", "walking"]
 
 
 class StepMessage(Message, frozen=True, kw_only=True):
@@ -19,7 +20,9 @@ class StepMessage(Message, frozen=True, kw_only=True):
     ``ic_s`` / ``to_s`` are initial contact and toe-off on the session clock
     (seconds since the Unix epoch for live data, seconds from the file's start
     offline). ``flight_ms`` is the time from the other foot's previous toe-off to
-    this initial contact, ``None`` when that toe-off is unknown.
+    this initial contact, ``None`` when that toe-off is unknown. ``gait`` tells running
+    (a flight phase) from walking (double support); ``quality_reason`` says why a step is
+    ``suspect`` (comma-separated codes, empty when ``ok``).
 
     Loading fields (``forefoot_peak_n`` … ``achilles_impulse_ns``) are present when
     the sensors and the athlete's body mass allow them; ``load_model`` names the
@@ -52,6 +55,8 @@ class StepMessage(Message, frozen=True, kw_only=True):
     achilles_force_bw: float | None = None
     achilles_impulse_ns: float | None = None
     load_model: LoadModel | None = None
+    gait: GaitMode | None = None
+    quality_reason: str = ""
 
 
 class SideSummary(Message, frozen=True, kw_only=True):

@@ -1,7 +1,8 @@
 """Raw batches → step messages and session summaries, per athlete. Pure, no I/O.
 
-The live worker and offline analysis both feed :class:`AthletePipeline`; only the
-chunk sizes differ.
+The live worker and offline analysis (``calfload analyze``) both feed
+:class:`AthletePipeline` with :class:`SampleBlock` s; only the chunk sizes differ, and the
+steps are the same (tested).
 """
 
 from __future__ import annotations
@@ -10,23 +11,96 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from calfload.bridge.messages import SCHEMA, RawBatch, Side
-from calfload.processing.events import Contact, InsoleContactDetector
+from calfload.processing.events import Contact, ContactParams, InsoleContactDetector
 from calfload.processing.load_stream import LoadTracker
 from calfload.processing.messages import SessionSummary, SideSummary, StepMessage
 
 G0_MPS2 = 9.80665
 RECENT_STEPS = 20
 MAX_FLIGHT_S = 1.0
+HOLD_MAX_S = 2.0
+GATE_LOOKBACK_S = 1.0
+GATE_TOLERANCE_S = 0.1  # both feet may leave the ground together (a jump start)
+
+
+def _other(side: Side) -> Side:
+    return "right" if side == "left" else "left"
+
+
+def _other_foot_lifted(other: _Stream, c: Contact) -> bool:
+    """Two-foot gait gate: between this foot's previous toe-off and this toe-off the other foot
+    must have left the ground once (in running before this contact, in walking at the end of
+    double support; 100 ms of tolerance for both feet lifting together). A foot that unloads
+    and reloads while the other keeps standing (weight shifting) fails it."""
+    start = c.prev_to_s - GATE_TOLERANCE_S if c.prev_to_s is not None else c.ic_s - GATE_LOOKBACK_S
+    if other.continuous_since_s > start:
+        return True  # the other foot's data does not cover the window: cannot judge, keep
+    return any(start < t <= c.to_s for t in other.detector.toe_offs)
+
+
+def _caught_up(other: _Stream, ic_s: float) -> bool:
+    """Has the other foot's data settled every contact of that foot that began before ``ic_s``?
+
+    True once its samples reach past ``ic_s`` by the detector's walk-back window (a contact whose
+    initial contact lies before ``ic_s`` has been opened by then) and no contact that began before
+    ``ic_s`` is still open there. In running this holds when the step closes, so steps are not
+    delayed; in walking (double support) the step waits for the other foot's toe-off.
+    """
+    window = other.detector.lookback_samples / other.fs_hz
+    if other.done_s < ic_s + window:
+        return False
+    since = other.detector.open_since_s()
+    return since is None or since >= ic_s
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """Consecutive samples of one foot's insole as numpy arrays (the pipeline's input).
+
+    Sample ``i`` was taken at ``t0_s + i / fs_hz``; ``gap_samples`` counts samples lost just
+    before this block. The live worker builds one from each :class:`RawBatch`; ``calfload
+    analyze`` slices recordings into blocks.
+    """
+
+    side: Side
+    sensor_id: str
+    t0_s: float
+    fs_hz: float
+    force_n: npt.NDArray[np.float64]
+    gap_samples: int = 0
+    cell_force_n: npt.NDArray[np.float64] | None = None
+    """(n, cells) when the insole reports its cells (for the load estimates)."""
+
+    @classmethod
+    def from_batch(cls, batch: RawBatch) -> SampleBlock | None:
+        if batch.force_n is None:
+            return None
+        force = np.asarray(batch.force_n, dtype=np.float64)
+        cells = None
+        if batch.cell_force_n is not None:
+            try:
+                cells = np.asarray(batch.cell_force_n, dtype=np.float64)
+            except ValueError:  # ragged rows: the load tracker reports and skips them
+                cells = np.empty((0,))
+        return cls(
+            batch.side, batch.sensor_id, batch.t0_s, batch.fs_hz, force, batch.gap_samples, cells
+        )
 
 
 @dataclass
 class _Stream:
-    detector: InsoleContactDetector = field(default_factory=InsoleContactDetector)
+    detector: InsoleContactDetector
+    sensor_id: str = ""
+    fs_hz: float = 100.0
+    continuous_since_s: float = np.inf  # start of the data without gaps
     next_t_s: float | None = None
+    done_s: float = -np.inf  # samples processed up to this time
     steps: int = 0
-    last_ic_s: float | None = None
+    pending: deque[Contact] = field(default_factory=deque)
+    history: deque[Contact] = field(default_factory=lambda: deque(maxlen=8))
     recent_gct_ms: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_STEPS))
     recent_peak_bw: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_STEPS))
     gct_ms_last: float | None = None
@@ -34,48 +108,118 @@ class _Stream:
 
 @dataclass
 class AthletePipeline:
-    """Step detection and session totals for one athlete (both feet)."""
+    """Step detection and session totals for one athlete (both feet).
+
+    A closed contact is held until the other foot's data has settled every contact of that foot
+    that began before it (see :func:`_caught_up`), so that the cross-foot fields (flight and step
+    time) do not depend on how the two feet's samples were chunked or interleaved: live and
+    offline give the same steps. If the other foot lags by more
+    than ``HOLD_MAX_S`` (or never sends data) the step is released without waiting.
+    """
 
     athlete: str
     body_mass_kg: float | None = None
+    params: ContactParams | None = None
     streams: dict[Side, _Stream] = field(default_factory=dict)
-    last_to_s: dict[Side, float] = field(default_factory=dict)
     recent_ic_s: deque[float] = field(default_factory=lambda: deque(maxlen=2 * RECENT_STEPS))
     gaps_reset: int = 0
+    shuffles: int = 0
     load: LoadTracker = field(default_factory=LoadTracker)
 
     def on_batch(self, batch: RawBatch) -> list[StepMessage]:
-        """Feed one raw batch; return the steps that closed in it."""
-        if batch.force_n is None:
-            self.load.on_batch(batch, gap=False)
-            return []
-        stream = self.streams.setdefault(batch.side, _Stream())
-        expected = stream.next_t_s
-        period = 1.0 / batch.fs_hz
-        gap = batch.gap_samples > 0 or (
-            expected is not None and abs(batch.t0_s - expected) > 1.5 * period
-        )
-        if gap:
-            # Samples are missing: never bridge a contact across the hole.
-            stream.detector.reset()
-            self.gaps_reset += 1
-        self.load.on_batch(batch, gap=gap)
-        stream.next_t_s = batch.t0_s + batch.n * period
-        contacts = stream.detector.feed(batch.t0_s, batch.fs_hz, batch.force_n)
-        return [self._step(batch, stream, c) for c in contacts if c.kind == "step"]
+        """Feed one raw batch; return the steps released by it."""
+        block = SampleBlock.from_batch(batch)
+        if block is None:
+            self.load.on_batch(batch, gap=False)  # footpod distance (no insole samples)
+        return self.on_samples(block) if block is not None else []
 
-    def _step(self, batch: RawBatch, stream: _Stream, c: Contact) -> StepMessage:
-        side = batch.side
-        other: Side = "right" if side == "left" else "left"
-        other_to = self.last_to_s.get(other)
+    def on_samples(self, block: SampleBlock) -> list[StepMessage]:
+        """Feed one block of one foot's samples; return the steps released by it."""
+        stream = self.streams.get(block.side)
+        if stream is None:
+            weight = self.body_mass_kg * G0_MPS2 if self.body_mass_kg else None
+            stream = self.streams[block.side] = _Stream(
+                InsoleContactDetector(self.params, weight), block.sensor_id
+            )
+        if block.force_n.size == 0:
+            return []
+        expected = stream.next_t_s
+        period = 1.0 / block.fs_hz
+        missing = block.gap_samples
+        if expected is not None and abs(block.t0_s - expected) > 0.5 * period:
+            missing = max(missing, round((block.t0_s - expected) / period))
+            if block.t0_s < expected:
+                missing = 1_000_000  # time went backwards: start afresh
+        # The load ring keeps samples across a gap (a held step may still need the samples
+        # before it; a contact never spans a gap); only a time base that went back is dropped.
+        self.load.on_samples(
+            block.side,
+            block.sensor_id,
+            block.t0_s,
+            block.fs_hz,
+            block.force_n,
+            block.cell_force_n,
+            gap=missing >= 1_000_000,
+        )
+        if missing > 0:
+            # Samples are missing: never bridge an event across the hole.
+            stream.detector.gap(missing)
+            self.gaps_reset += 1
+        if missing > 0 or expected is None:
+            stream.continuous_since_s = block.t0_s
+        stream.fs_hz = block.fs_hz
+        stream.next_t_s = block.t0_s + block.force_n.size * period
+        stream.done_s = stream.next_t_s
+        for c in stream.detector.feed(block.t0_s, block.fs_hz, block.force_n):
+            if c.kind == "step":
+                stream.pending.append(c)
+        return self._release(final=False)
+
+    def flush(self) -> list[StepMessage]:
+        """Release every held step (end of a file or session)."""
+        return self._release(final=True)
+
+    def _release(self, *, final: bool) -> list[StepMessage]:
+        """Release held steps in order of initial contact across both feet."""
+        out: list[StepMessage] = []
+        while True:
+            heads = [(st.pending[0], side) for side, st in self.streams.items() if st.pending]
+            if not heads:
+                break
+            heads.sort(key=lambda h: h[0].ic_s)
+            chosen = None
+            for k, (c, side) in enumerate(heads):
+                stream = self.streams[side]
+                other = self.streams.get(_other(side))
+                overdue = stream.done_s - c.to_s > HOLD_MAX_S
+                ready = final or other is None or overdue or _caught_up(other, c.ic_s)
+                if ready and (k == 0 or overdue):
+                    chosen = side
+                    break
+            if chosen is None:
+                break
+            stream = self.streams[chosen]
+            c = stream.pending.popleft()
+            other = self.streams.get(_other(chosen))
+            if other is not None and not _other_foot_lifted(other, c):
+                self.shuffles += 1  # weight shifting while standing: not a step
+                continue
+            out.append(self._step(chosen, stream, other, c))
+        return out
+
+    def _step(self, side: Side, stream: _Stream, other: _Stream | None, c: Contact) -> StepMessage:
+        prev = None
+        if other is not None:
+            before = [o for o in other.history if o.ic_s < c.ic_s]
+            prev = before[-1] if before else None
         flight_ms = None  # negative: double support (walking)
-        if other_to is not None and c.ic_s - other_to <= MAX_FLIGHT_S:
-            flight_ms = round((c.ic_s - other_to) * 1000.0, 2)
         step_time_ms = None
-        if self.recent_ic_s and 0.0 < c.ic_s - self.recent_ic_s[-1] <= 2.0:
-            step_time_ms = round((c.ic_s - self.recent_ic_s[-1]) * 1000.0, 2)
+        if prev is not None and c.ic_s - prev.to_s <= MAX_FLIGHT_S:
+            flight_ms = round((c.ic_s - prev.to_s) * 1000.0, 2)
+        if prev is not None and 0.0 < c.ic_s - prev.ic_s <= 2.0:
+            step_time_ms = round((c.ic_s - prev.ic_s) * 1000.0, 2)
+        stream.history.append(c)
         self.recent_ic_s.append(c.ic_s)
-        self.last_to_s[side] = c.to_s
         stream.steps += 1
         gct_ms = round(c.gct_ms, 3)
         stream.gct_ms_last = gct_ms
@@ -89,7 +233,7 @@ class AthletePipeline:
             schema=SCHEMA,
             athlete=self.athlete,
             side=side,
-            sensor_id=batch.sensor_id,
+            sensor_id=stream.sensor_id,
             step_index=stream.steps,
             ic_s=round(c.ic_s, 6),
             to_s=round(c.to_s, 6),
@@ -100,8 +244,10 @@ class AthletePipeline:
             peak_force_n=round(c.peak_force_n, 2),
             peak_force_bw=peak_bw,
             impulse_ns=round(c.impulse_ns, 3),
-            quality="ok",
+            quality=c.quality,
             source="insole",
+            gait=c.gait if c.gait != "standing" else None,
+            quality_reason=c.reason,
             **loading,
         )
         self.load.add_step(step)
