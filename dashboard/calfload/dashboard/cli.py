@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 from calfload.bridge import cli_calibrate, decode_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
-from calfload.dashboard import analyze_cli, linkcli, usercli
+from calfload.dashboard import analyze_cli, export_cli, linkcli, record_cli, sessions_cli, usercli
 
 PLUGINS = (usercli, linkcli, decode_cli, cli_calibrate, analyze_cli)
+PLUGINS = (*PLUGINS, record_cli, sessions_cli, export_cli)  # type: ignore[assignment]
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
 
