@@ -308,6 +308,8 @@ def describe(path: Path, now_s: float | None = None) -> SessionSummaryRow:
         else:
             state = "interrupted"
         end = stopped if stopped is not None else last
+        if state == "recording":  # still growing: up to the recorder's last commit
+            end = max(end, _float(meta.get("heartbeat_s")) or end)
         steps = conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
         sensors = conn.execute("SELECT COUNT(*) FROM sensors").fetchone()[0]
         samples = conn.execute("SELECT COALESCE(SUM(n), 0) FROM samples").fetchone()[0]
