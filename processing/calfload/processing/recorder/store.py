@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS sensors(
 CREATE TABLE IF NOT EXISTS samples(
     sensor_id TEXT NOT NULL, second INTEGER NOT NULL, layout TEXT NOT NULL,
     t0_s REAL NOT NULL, n INTEGER NOT NULL, lost INTEGER NOT NULL DEFAULT 0,
-    data BLOB NOT NULL, PRIMARY KEY(sensor_id, second, layout)) WITHOUT ROWID;
+    data BLOB NOT NULL, UNIQUE(sensor_id, second, layout));
 CREATE TABLE IF NOT EXISTS steps(
     side TEXT NOT NULL, step_index INTEGER NOT NULL, ic_s REAL NOT NULL, to_s REAL NOT NULL,
     gct_ms REAL NOT NULL, quality TEXT NOT NULL, message TEXT NOT NULL,
@@ -205,7 +205,9 @@ class SessionWriter:
             if buf.dirty:
                 t0 = float(buf.samples.t_s[0])
                 self.conn.execute(
-                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(sensor_id, second, layout) DO UPDATE SET t0_s=excluded.t0_s, "
+                    "n=excluded.n, lost=excluded.lost, data=excluded.data",
                     (
                         sensor_id,
                         second,
