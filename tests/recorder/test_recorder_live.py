@@ -205,3 +205,49 @@ def test_recorder_keeps_every_sample_step_marker_and_jump_and_export_analyzes_th
         table.column("left_force_n").to_numpy(), rec.sides["left"].force_n, rtol=1e-5, atol=0.01
     )
     msgspec.json.encode(listed)  # JSON-able
+
+    # C3D: analog channels, steps and markers as events, read back by two libraries
+    c3d_path = tmp_path / "export.c3d"
+    assert main(["export", row.session_id, "--data-dir", data_dir, "--format", "c3d",
+                 "--out", str(c3d_path)]) == 0  # fmt: skip
+    _check_c3d(c3d_path, rec, live_steps, t0, marker_t)
+
+
+def _check_c3d(
+    path: Path, rec: object, live_steps: list[dict[str, object]], t0: float, marker_t: float
+) -> None:
+    import c3d
+    import ezc3d
+
+    from calfload.processing.io.recording import Recording
+
+    assert isinstance(rec, Recording)
+    f = ezc3d.c3d(str(path))
+    labels = f["parameters"]["ANALOG"]["LABELS"]["value"]
+    analogs = f["data"]["analogs"][0]
+    assert analogs.shape == (len(labels), rec.time_s.size)
+    np.testing.assert_allclose(
+        analogs[labels.index("right_force_n")], rec.sides["right"].force_n, rtol=1e-5, atol=0.01
+    )
+    ev = f["parameters"]["EVENT"]
+    times = ev["TIMES"]["value"][0] * 60.0 + ev["TIMES"]["value"][1]
+    strikes = sorted(
+        t
+        for t, lab, ctx in zip(times, ev["LABELS"]["value"], ev["CONTEXTS"]["value"], strict=True)
+        if lab == "Foot Strike" and ctx == "Left"
+    )
+    want = sorted(float(s["ic_s"]) - t0 for s in live_steps if s["side"] == "left")
+    np.testing.assert_allclose(strikes, want, atol=1e-4)
+    markers = [t for t, lab in zip(times, ev["LABELS"]["value"], strict=True) if lab == "marker"]
+    assert markers == pytest.approx([marker_t - t0], abs=1e-4)
+    assert ev["LABELS"]["value"].count("jump") == 2
+    with (
+        path.open("rb") as handle,  # an independent reader agrees on the analog data
+        pytest.warns(UserWarning, match="No point data"),  # forces only, no 3D markers
+    ):
+        reader = c3d.Reader(handle)
+        names = [x.strip() for x in reader.analog_labels]
+        frames = [analog for _, _, analog in reader.read_frames()]
+    assert names == labels and len(frames) == rec.time_s.size
+    left = np.array([a[names.index("left_force_n"), 0] for a in frames])
+    np.testing.assert_allclose(left, rec.sides["left"].force_n, rtol=1e-5, atol=0.01)

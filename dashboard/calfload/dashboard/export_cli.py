@@ -15,7 +15,7 @@ def add_parser(subparsers: Any) -> None:
         help="write a recorded session in the calfload recording format (for calfload analyze)",
     )
     p.add_argument("session", help="session id (see `calfload sessions`) or its .sqlite3 file")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--format", choices=("csv", "parquet", "c3d"), default="csv")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.add_argument("--data-dir", metavar="DIR", help="data folder (sessions in DIR/recordings)")
 

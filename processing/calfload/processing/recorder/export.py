@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,8 @@ from calfload.processing.recorder import store
 from calfload.processing.recorder.blobs import Samples
 
 F64 = npt.NDArray[np.float64]
-FORMATS: Final = ("csv", "parquet")
+FORMATS: Final = ("csv", "parquet", "c3d")
+_UNITS: Final = {"_n": "N", "_mps2": "m/s^2", "_dps": "deg/s", "_m": "m"}
 
 
 class ExportError(ValueError):
@@ -121,12 +122,16 @@ def export_session(path: Path, out: Path, fmt: str) -> Recording:
     try:
         with store.open_session(path) as conn:
             rec = session_recording(conn, path)
+            steps = store.steps(conn) if fmt == "c3d" else []
+            events = store.events(conn) if fmt == "c3d" else []
     except sqlite3.DatabaseError as exc:
         raise ExportError(f"{path}: cannot read the session: {exc}") from None
     if fmt == "csv":
         write_recording(out, rec)
-    else:
+    elif fmt == "parquet":
         write_parquet(out, rec)
+    else:
+        write_c3d(out, rec, steps, events)
     return rec
 
 
@@ -143,3 +148,67 @@ def write_parquet(out: Path, rec: Recording) -> None:
     table = pa.table({name: pa.array(values, type=pa.float64()) for name, values in cols})
     table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in meta.items()})
     pq.write_table(table, out)
+
+
+def c3d_events(
+    rec: Recording, steps: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> list[tuple[str, str, float, str]]:
+    """(label, context, seconds from the first frame, description) for the C3D EVENT group:
+    every recorded step's initial contact ("Foot Strike") and toe-off ("Foot Off") per side,
+    and the session's markers, sync jumps, notes and protocol events ("General")."""
+    t0 = float(rec.meta["session_clock_t0_s"])
+    out: list[tuple[str, str, float, str]] = []
+    for step in steps:
+        context = "Left" if step["side"] == "left" else "Right"
+        out.append(("Foot Strike", context, step["ic_s"] - t0, f"step {step['step_index']}"))
+        out.append(("Foot Off", context, step["to_s"] - t0, f"step {step['step_index']}"))
+    for e in events:
+        if e["kind"] in ("marker", "jump", "note", "protocol"):
+            out.append((e["kind"], "General", e["t_s"] - t0, str(e["label"])[:200]))
+    return sorted((x for x in out if x[2] >= 0.0), key=lambda x: x[2])
+
+
+def write_c3d(
+    out: Path, rec: Recording, steps: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> None:
+    """The recording's channels as C3D analog channels (no 3D points; missing samples are
+    NaN, float format) at the insoles' rate, with steps and session events in the EVENT group
+    (times as minutes + seconds so they keep their precision). Uses ezc3d (Michaud B., Begon
+    M., 2021, "ezc3d: An easy C3D file I/O cross-platform solution for C++, Python and
+    MATLAB", Journal of Open Source Software 6(58):2911)."""
+    try:
+        import ezc3d
+    except ImportError:
+        raise ExportError("C3D export needs ezc3d: pip install 'calfload[c3d]'") from None
+    cols = columns(rec)[1:]  # everything but time_s
+    n = rec.time_s.size
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [rec.fs_hz]
+    c["parameters"]["ANALOG"]["RATE"]["value"] = [rec.fs_hz]
+    c["parameters"]["ANALOG"]["LABELS"]["value"] = [name for name, _ in cols]
+    c["parameters"]["ANALOG"]["UNITS"]["value"] = [_unit(name) for name, _ in cols]
+    c["data"]["points"] = np.zeros((4, 0, n))
+    analogs = np.empty((1, len(cols), n))
+    for i, (_, values) in enumerate(cols):
+        analogs[0, i, :] = values
+    c["data"]["analogs"] = analogs
+    ev = c3d_events(rec, steps, events)
+    if ev:
+        t = np.array([x[2] for x in ev])
+        minutes = np.floor(t / 60.0)
+        c.add_parameter("EVENT", "USED", [len(ev)])
+        c.add_parameter("EVENT", "LABELS", [x[0] for x in ev])
+        c.add_parameter("EVENT", "CONTEXTS", [x[1] for x in ev])
+        c.add_parameter("EVENT", "TIMES", np.vstack([minutes, t - 60.0 * minutes]))
+        c.add_parameter("EVENT", "DESCRIPTIONS", [x[3] or " " for x in ev])
+    for key in ("session_id", "athlete", "session_clock_t0_s", "body_mass_kg"):
+        if rec.meta.get(key):
+            c.add_parameter("CALFLOAD", key.upper(), [rec.meta[key]])
+    c.write(str(out))
+
+
+def _unit(name: str) -> str:
+    for suffix, unit in _UNITS.items():
+        if name.endswith(suffix):
+            return unit
+    return ""
