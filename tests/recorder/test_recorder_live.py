@@ -242,10 +242,10 @@ def _check_c3d(
     assert markers == pytest.approx([marker_t - t0], abs=1e-4)
     assert ev["LABELS"]["value"].count("jump") == 2
     with path.open("rb") as handle:  # an independent reader agrees on the analog data
-        reader = c3d.Reader(handle)
-        names = [x.strip() for x in reader.analog_labels]
         with pytest.warns(UserWarning, match="No point data"):  # forces only, no 3D markers
-            frames = [analog for _, _, analog in reader.read_frames()]
+            reader = c3d.Reader(handle)
+        names = [x.strip() for x in reader.analog_labels]
+        frames = [analog for _, _, analog in reader.read_frames()]
     assert names == labels and len(frames) == rec.time_s.size
     left = np.array([a[names.index("left_force_n"), 0] for a in frames])
     np.testing.assert_allclose(left, rec.sides["left"].force_n, rtol=1e-5, atol=0.01)
