@@ -88,6 +88,7 @@ def test_sessions_page_starts_names_notes_stops_and_replays(
         # name, note
         page.get_by_test_id("rename-name").fill("Intervals")
         page.get_by_test_id("rename").click()
+        expect(page.get_by_test_id("msg")).to_have_text("s1: named")  # the redirect landed
         wait_until(
             lambda: (
                 page.reload() is not None
@@ -98,6 +99,7 @@ def test_sessions_page_starts_names_notes_stops_and_replays(
         )
         page.get_by_test_id("note-text").fill("calf tight")
         page.get_by_test_id("note").click()
+        expect(page.get_by_test_id("msg")).to_have_text("s1: noted")
         wait_until(
             lambda: (
                 page.reload() is not None
@@ -140,6 +142,7 @@ def test_sessions_page_starts_names_notes_stops_and_replays(
         page.screenshot(path=str(artifacts_dir / "sessions-page.png"), full_page=True)
 
         page.get_by_test_id("stop").click()
+        expect(page.get_by_test_id("msg")).to_have_text("s1: stopped")
         _row(page, state="stopped")
         (row,) = store.list_sessions(folder)[0]
         assert (row.name, row.steps, row.state) == ("Intervals", 2 * STEPS, "stopped")

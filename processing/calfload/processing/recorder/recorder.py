@@ -58,6 +58,8 @@ from calfload.processing.recorder.store import SensorMeta, SessionWriter
 log = logging.getLogger(__name__)
 COMMIT_PERIOD_S: Final = 0.5
 IDLE_TIMEOUT_S: Final = 30.0
+STATE_PERIOD_S: Final = 5.0
+"""How often the retained RecorderState (counters) is refreshed."""
 G0: Final = 9.80665
 
 
@@ -108,6 +110,7 @@ class Recorder:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._warned: set[str] = set()
+        self._state_sent = 0.0
         self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
         self.client = make_client(
             broker,
@@ -198,6 +201,11 @@ class Recorder:
 
     def _commit_all(self) -> None:
         now = time.monotonic()
+        if now - self._state_sent >= STATE_PERIOD_S and self.connected.is_set():
+            self._state_sent = now
+            self.client.publish(
+                rm.recorder_state(self.base), encode(self._state("online")), qos=1, retain=True
+            )
         for athlete, s in list(self.sessions.items()):
             try:
                 s.writer.commit()
