@@ -239,6 +239,7 @@ def test_weight_shifting_while_standing_is_never_a_step() -> None:
     result = analyze(rec)
     assert len(result.steps) == len(truth)
     assert min(s.ic_s for s in result.steps) > 20.0
+    assert result.summary["weight_shifts_dropped"] >= 20  # one per 0.8 s shuffle
 
 
 def test_one_foot_at_50_hz_and_an_empty_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -288,3 +289,13 @@ def test_streamed_file_gives_the_same_steps_and_late_errors_name_their_line(
     lines.write_text("\n".join(text) + "\n")
     with pytest.raises(RecordingError, match=rf":{bad_line}: column 'left_force_n': 'oops'"):
         analyze_pieces(iter_recording(lines, chunk_rows=200))
+
+
+def test_body_mass_arriving_late_restarts_the_loaded_level() -> None:
+    pipeline = AthletePipeline("a", None)
+    block = SampleBlock("left", "s", 0.0, 100.0, np.zeros(10))
+    pipeline.on_samples(block)
+    assert pipeline.streams["left"].detector.loaded_level_n == 700.0  # the default
+    pipeline.body_mass_kg = 80.0  # as the worker does when AthleteInfo arrives
+    pipeline.on_samples(SampleBlock("left", "s", 0.1, 100.0, np.zeros(10)))
+    assert pipeline.streams["left"].detector.loaded_level_n == pytest.approx(80.0 * 9.80665)

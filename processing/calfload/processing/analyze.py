@@ -206,6 +206,7 @@ def summarize(
         "cadence_spm": _cadence(steps),
         "gct_symmetry_pct": summary.gct_symmetry_pct,
         "gaps": pipeline.gaps_reset,
+        "weight_shifts_dropped": pipeline.shuffles,
         "suspect_steps": sum(1 for s in steps if s.quality != "ok"),
         "gait": {g: sum(1 for s in steps if s.gait == g) for g in ("running", "walking")},
     }

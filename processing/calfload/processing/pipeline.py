@@ -94,6 +94,7 @@ class SampleBlock:
 class _Stream:
     detector: InsoleContactDetector
     sensor_id: str = ""
+    mass_kg: float | None = None  # body mass the detector's loaded level was started from
     fs_hz: float = 100.0
     continuous_since_s: float = np.inf  # start of the data without gaps
     next_t_s: float | None = None
@@ -139,8 +140,12 @@ class AthletePipeline:
         if stream is None:
             weight = self.body_mass_kg * G0_MPS2 if self.body_mass_kg else None
             stream = self.streams[block.side] = _Stream(
-                InsoleContactDetector(self.params, weight), block.sensor_id
+                InsoleContactDetector(self.params, weight), block.sensor_id, self.body_mass_kg
             )
+        elif self.body_mass_kg and self.body_mass_kg != stream.mass_kg:
+            # The athlete's body mass arrived (or changed) after the data started.
+            stream.detector.set_loaded_level(self.body_mass_kg * G0_MPS2)
+            stream.mass_kg = self.body_mass_kg
         if block.force_n.size == 0:
             return []
         expected = stream.next_t_s
