@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -95,24 +96,37 @@ class SessionWriter:
     ) -> SessionWriter:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{session_id}{SUFFIX}"
+        # Build the schema under a temporary name and rename it into place once closed, so
+        # a reader never sees a session file without its tables.
+        part = folder / f".{session_id}{SUFFIX}.part"
+        setup = sqlite3.connect(part, isolation_level=None)
+        try:
+            setup.execute("PRAGMA journal_mode=WAL")
+            setup.executescript(SCHEMA_SQL)
+            setup.execute("BEGIN")
+            setup.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [
+                    ("format", FORMAT),
+                    ("format_version", str(FORMAT_VERSION)),
+                    ("session_id", session_id),
+                    ("athlete", athlete),
+                    ("name", name),
+                    ("started_s", repr(started_s)),
+                    ("stopped_s", ""),
+                    ("stop_reason", ""),
+                    ("last_s", repr(started_s)),
+                    ("heartbeat_s", repr(time.time())),
+                ],
+            )
+            setup.execute("COMMIT")
+        finally:
+            setup.close()  # the last connection: the WAL is checkpointed and removed
+        os.replace(part, path)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(SCHEMA_SQL)
         writer = cls(path, conn, session_id, athlete, name, started_s, newest_s=started_s)
-        conn.execute("BEGIN")
-        writer._meta(
-            format=FORMAT,
-            format_version=str(FORMAT_VERSION),
-            session_id=session_id,
-            athlete=athlete,
-            name=name,
-            started_s=repr(started_s),
-            stopped_s="",
-            stop_reason="",
-            last_s=repr(started_s),
-        )
-        conn.execute("COMMIT")
         conn.execute("BEGIN")
         writer.last_data_s = time.monotonic()
         return writer
