@@ -64,6 +64,14 @@ def test_bad_messages_are_counted_and_good_data_kept(tmp_path: Path) -> None:
             "calfload/raw/b2/left/b2-left-insole",
             encode(msgspec.structs.replace(good[0], fs_hz=0.0)),
         ),
+        (  # n says 5, the force has 3: nothing of it can be stored as samples
+            "calfload/raw/b2/left/b2-left-insole",
+            encode(
+                msgspec.structs.replace(
+                    good[0], force_n=[1.0, 2.0, 3.0], cell_force_n=None, acc_mps2=None, gyr_dps=None
+                )
+            ),
+        ),
         ("calfload/steps/b2/left", b'{"schema": 1}'),
         ("calfload/summary/b2", b'{"schema": 2, "athlete": "b2"}'),
         ("calfload/athlete/b2/info", encode(msgspec.structs.replace(sim.info, body_mass_kg=-1.0))),
@@ -180,3 +188,43 @@ def test_sessions_and_export_commands_report_problems_in_one_line(
     assert "c1" in text and "stopped" in text
     assert main(["sessions", "--data-dir", str(tmp_path), "--json", "--athlete", "zz"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+TOPICS = [
+    "calfload/raw/f1/left/f1-left",
+    "calfload/steps/f1/left",
+    "calfload/summary/f1",
+    "calfload/athlete/f1/info",
+    "calfload/sensor/f1-left/quality",
+    "calfload/sensor/f1-left/availability",
+    "calfload/session/f1/control",
+    "calfload/marker/f1",
+    "calfload/protocol/f1/event",
+]
+
+
+def test_arbitrary_payloads_never_raise(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    r = _recorder(tmp_path)
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=6)
+        ),
+        max_leaves=12,
+    )
+    payloads = st.binary(max_size=64) | json_values.map(lambda v: json.dumps(v).encode())
+
+    @settings(
+        max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(st.sampled_from(TOPICS), payloads)
+    def check(topic: str, payload: bytes) -> None:
+        before = r.stats.messages_ok + r.stats.messages_rejected
+        r.handle(topic, payload)  # counted one way or the other, never an exception
+        assert r.stats.messages_ok + r.stats.messages_rejected == before + 1
+
+    check()
+    _close_all(r)

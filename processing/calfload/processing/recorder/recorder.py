@@ -332,11 +332,15 @@ class Recorder:
         self._same(athlete, batch.athlete)
         if batch.n < 1 or not (0.0 < batch.fs_hz <= 10_000.0) or not np.isfinite(batch.t0_s):
             raise ValueError(f"batch of {batch.n} samples at {batch.fs_hz} Hz cannot be stored")
+        samples, dropped = from_batch(batch)
+        if not samples.channels:
+            raise ValueError(
+                f"{batch.sensor_id}: no channel has one value per sample (n={batch.n})"
+            )
         s = self._session(athlete, auto_t_s=batch.t0_s)
         if s is None:
             self.stats.not_recording += 1
             return
-        samples, dropped = from_batch(batch)
         if dropped:
             self.stats.channels_dropped += len(dropped)
             self._reject("raw", f"{batch.sensor_id}: {', '.join(dropped)} not one row per sample")
