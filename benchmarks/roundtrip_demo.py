@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 from calfload.processing.analyze import analyze
 from calfload.processing.recorder import store
 from calfload.processing.recorder.export import export_session
