@@ -10,6 +10,7 @@ import pytest
 from calfload.bridge import messages as bm
 from calfload.bridge import topics
 from calfload.processing import messages as pm
+from calfload.processing.recorder import messages as rm
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "contract.md"
 KINDS: dict[str, type[bm.Message]] = {
@@ -21,6 +22,10 @@ KINDS: dict[str, type[bm.Message]] = {
     "StepMessage": pm.StepMessage,
     "SessionSummary": pm.SessionSummary,
     "WorkerState": pm.WorkerState,
+    "SessionControl": rm.SessionControl,
+    "SessionState": rm.SessionState,
+    "Marker": rm.Marker,
+    "RecorderState": rm.RecorderState,
 }
 EXAMPLES = re.findall(r"<!-- example: (\w+) -->\s*```json\n(.*?)```", DOC.read_text(), re.S)
 

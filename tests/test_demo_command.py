@@ -113,6 +113,15 @@ def test_demo_runs_streams_steps_and_exits_cleanly(
     assert seen == expected
     for s in steps:
         assert 150.0 < s["gct_ms"] < 400.0
+    # the demo recorded one session per athlete, closed when it stopped, every step in it
+    from calfload.processing.recorder import store
+
+    rows, errors = store.list_sessions(store.recordings_folder(tmp_path))
+    assert errors == []
+    assert sorted(r.athlete for r in rows) == [f"a{i + 1}" for i in range(ATHLETES)]
+    for r in rows:
+        assert r.state == "stopped" and r.samples > 0
+        assert r.steps == sum(1 for s in steps if s["athlete"] == r.athlete)
 
 
 @pytest.mark.parametrize("option", ["--http-port", "--mqtt-port"])

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+COMMAND = "analyze"
 PROGRESS_MIN_BYTES = 5_000_000  # about 10 minutes of two-foot insole data
 
 

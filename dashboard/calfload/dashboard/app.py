@@ -63,6 +63,7 @@ from calfload.dashboard.auth import (
 )
 from calfload.dashboard.authpages import csrf_field
 from calfload.dashboard.scope import for_athlete
+from calfload.dashboard.sessions_page import SessionsPage
 from calfload.dashboard.state import (
     KIND_LABELS,
     Incoming,
@@ -108,6 +109,8 @@ class DashboardSettings:
     :func:`calfload.bridge.datadir.data_dir`)."""
     secure_cookies: bool | None = None
     """``Secure`` cookies: ``None`` means exactly when served over https."""
+    recordings_dir: Path | None = None
+    """Recorded sessions for ``/sessions`` (``None``: ``<data folder>/recordings``)."""
 
 
 class DashboardError(RuntimeError):
@@ -405,6 +408,7 @@ class Dashboard:
             session = (
                 f'<form class="session" method="post" action="/logout" data-testid="logout-form">'
                 f'<span data-testid="user">{escape(principal.name)}</span> '
+                f'<a href="/sessions">sessions</a> '
                 f'<a href="/links">athlete links</a> {csrf_field(principal.csrf)}'
                 f'<button type="submit" data-testid="logout">Log out</button></form>'
             )
@@ -520,6 +524,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
             auth.db.path,
         )
     dashboard = Dashboard(settings, auth)
+    sessions = SessionsPage.for_dashboard(dashboard)
     if not (STATIC_DIR / "build" / "app.js").is_file():
         log.warning(
             "the dashboard page is not built (%s is missing): run `npm ci && npm run build` "
@@ -543,6 +548,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
             Route("/a/{token}", dashboard.athlete_page),
             WebSocketRoute("/a/{token}/ws", dashboard.websocket),
             *auth.routes(),
+            *sessions.routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         ],
         middleware=[Middleware(_SecurityHeaders), Middleware(AuthGate, auth=auth)],
@@ -550,6 +556,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
     )
     app.state.dashboard = dashboard
     app.state.auth = auth
+    app.state.sessions = sessions
     return app
 
 

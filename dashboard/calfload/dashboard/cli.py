@@ -12,9 +12,20 @@ from collections.abc import Sequence
 
 from calfload.bridge import bridge_cli, cli_calibrate, decode_cli, scan_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
-from calfload.dashboard import analyze_cli, linkcli, usercli
+from calfload.dashboard import analyze_cli, export_cli, linkcli, record_cli, sessions_cli, usercli
 
-PLUGINS = (usercli, linkcli, bridge_cli, scan_cli, decode_cli, cli_calibrate, analyze_cli)
+PLUGINS = (
+    usercli,
+    linkcli,
+    bridge_cli,
+    scan_cli,
+    decode_cli,
+    cli_calibrate,
+    analyze_cli,
+    record_cli,
+    sessions_cli,
+    export_cli,
+)
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
 

@@ -30,6 +30,8 @@ from calfload.dashboard.app import DashboardSettings, serve
 from calfload.dashboard.authdb import AuthDB
 from calfload.dashboard.tokens import LOGIN_TOKEN_TTL_S, LoginTokens
 from calfload.dashboard.users import Users
+from calfload.processing.recorder.recorder import Recorder
+from calfload.processing.recorder.store import recordings_folder
 from calfload.processing.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,8 @@ class DemoOptions:
     open_browser: bool = True
     base: str = topics.DEFAULT_BASE
     data_dir: str | None = None
-    """The data folder; the demo keeps its own login database in ``<data_dir>/demo``."""
+    """The data folder; the demo keeps its own login database in ``<data_dir>/demo`` and
+    records its sessions in ``<data_dir>/recordings`` like ``calfload record``."""
 
 
 DEMO_USER = "demo"
@@ -135,8 +138,13 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
         broker = BrokerUrl.parse(options.broker)
     worker = Worker(broker, base=options.base)
     worker.start()
+    recordings = recordings_folder(data_dir(options.data_dir))
+    recorder = Recorder(broker, recordings, base=options.base)
+    recorder.start()
     started = asyncio.Event()
-    settings = DashboardSettings(broker=broker, base=options.base, data_dir=folder)
+    settings = DashboardSettings(
+        broker=broker, base=options.base, data_dir=folder, recordings_dir=recordings
+    )
     dashboard = asyncio.create_task(serve(settings, "127.0.0.1", options.http_port, started))
     fleet = None
     bridge_task = None
@@ -149,6 +157,7 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
         bridge_task = asyncio.create_task(bridge.run(stop))
         print(f"calfload demo: {options.athletes} virtual athlete(s), broker {broker}", flush=True)
         print(f"Dashboard: {url}", flush=True)
+        print(f"Recording sessions to {recordings} (calfload sessions)", flush=True)
         minutes = int(LOGIN_TOKEN_TTL_S // 60)
         print(f"(the link logs you in once; it expires in {minutes} minutes)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
@@ -167,6 +176,7 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
         if fleet is not None:
             await fleet.stop()
         await asyncio.to_thread(worker.stop)
+        await asyncio.to_thread(recorder.stop)
         dashboard.cancel()
         await asyncio.gather(dashboard, return_exceptions=True)
         if embedded is not None:

@@ -98,12 +98,12 @@ def blocks(
     pieces: list[tuple[int, int, SampleBlock]] = []
     for order, (side, signals) in enumerate(rec.sides.items()):
         f = signals.force_n
+        cells = signals.cell_force_n
         for a, b in runs(rec.time_s, np.isfinite(f), rec.fs_hz):
             s = a
             while s < b:
                 chunk = s // chunk_samples
                 e = min(b, (chunk + 1) * chunk_samples)
-                cells = signals.cell_force_n
                 block = SampleBlock(
                     side,
                     f"file-{side}",

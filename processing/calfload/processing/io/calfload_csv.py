@@ -306,7 +306,9 @@ def write_to(fh: TextIO, rec: Recording, *, chunk_rows: int = 10_000) -> None:
     cols = columns(rec)
     fh.write(",".join(c for c, _ in cols) + "\n")
     table = np.column_stack([v for _, v in cols])
+    fmt = ["%.10g"] + ["%.6g"] * (len(cols) - 1)
     for a in range(0, table.shape[0], chunk_rows):
         buf = io.StringIO()
-        np.savetxt(buf, table[a : a + chunk_rows], delimiter=",", fmt="%.6g")
+        # time_s with 10 digits: %.6g would round the times of sessions longer than ~17 min
+        np.savetxt(buf, table[a : a + chunk_rows], delimiter=",", fmt=fmt)
         fh.write(re.sub(r"(?<![\w.])nan(?![\w.])", "", buf.getvalue()))
