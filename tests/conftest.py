@@ -96,7 +96,9 @@ def mosquitto() -> Iterator[Mosquitto]:
     with tempfile.TemporaryDirectory(prefix="calfload-mosq-") as tmp:
         broker = Mosquitto(port=free_port(), workdir=Path(tmp))
         if os.geteuid() == 0:
-            os.chmod(tmp, 0o755)
+            # Started as root, mosquitto drops to the `mosquitto` user, which must be able
+            # to write its persistence file here (else sessions are silently not saved).
+            os.chmod(tmp, 0o777)
         broker.start()
         try:
             yield broker
