@@ -18,7 +18,7 @@ def raw_batches(
 ) -> list[RawBatch]:
     """Insole batches of both feet (cells, force, IMU) as the bridge would publish them."""
     out: list[RawBatch] = []
-    n = int(round((t1_s - t0_s) * FS_HZ))
+    n = round((t1_s - t0_s) * FS_HZ)
     for side in SIDES:
         t = t0_s + np.arange(n) / FS_HZ
         cells, acc, gyr = sim.insole(side, t)

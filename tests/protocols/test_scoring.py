@@ -47,7 +47,7 @@ def _heel_rise_run(
 )
 def test_heel_rise_count_is_exact_and_the_stop_rule_names_the_fault(mode: str, reason: str) -> None:
     left = HeelRiseBout("left", 2.0, reps=23, failed=2, fail_mode="height")
-    result, sim, right = _heel_rise_run(left, 17, mode)
+    result, _sim, right = _heel_rise_run(left, 17, mode)
     hr = {s.heel_rise.side: s.heel_rise for s in result.stages if s.heel_rise is not None}
     assert hr["left"].reps == 23
     assert hr["right"].reps == 17
@@ -62,7 +62,7 @@ def test_heel_rise_count_is_exact_and_the_stop_rule_names_the_fault(mode: str, r
 
 def test_heel_rise_height_work_symmetry_and_norm_match_truth() -> None:
     left = HeelRiseBout("left", 2.0, reps=20, angle_deg=32.0, decline=0.25)
-    result, sim, right = _heel_rise_run(left, 15, "height")
+    result, sim, _right = _heel_rise_run(left, 15, "height")
     hr = {s.heel_rise.side: s.heel_rise for s in result.stages if s.heel_rise is not None}
     truth = sim.true_heights_m(left)
     m = hr["left"]
