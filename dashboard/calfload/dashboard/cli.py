@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from calfload.bridge import cli_calibrate, decode_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
-from calfload.dashboard import linkcli, usercli
+from calfload.dashboard import linkcli, protocolcli, usercli
 
-PLUGINS = (usercli, linkcli, decode_cli, cli_calibrate)
+PLUGINS = (usercli, linkcli, decode_cli, cli_calibrate, protocolcli)
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
 
