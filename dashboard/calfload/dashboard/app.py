@@ -62,6 +62,7 @@ from calfload.dashboard.auth import (
     current_principal,
 )
 from calfload.dashboard.authpages import csrf_field
+from calfload.dashboard.protocolpages import ProtocolPages
 from calfload.dashboard.scope import for_athlete
 from calfload.dashboard.state import (
     KIND_LABELS,
@@ -405,7 +406,8 @@ class Dashboard:
             session = (
                 f'<form class="session" method="post" action="/logout" data-testid="logout-form">'
                 f'<span data-testid="user">{escape(principal.name)}</span> '
-                f'<a href="/links">athlete links</a> {csrf_field(principal.csrf)}'
+                f'<a href="/links">athlete links</a> <a href="/protocols">protocols</a> '
+                f"{csrf_field(principal.csrf)}"
                 f'<button type="submit" data-testid="logout">Log out</button></form>'
             )
             html = html.replace(SESSION_MARK, session)
@@ -520,6 +522,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
             auth.db.path,
         )
     dashboard = Dashboard(settings, auth)
+    protocols = ProtocolPages(settings, dashboard.state)
     if not (STATIC_DIR / "build" / "app.js").is_file():
         log.warning(
             "the dashboard page is not built (%s is missing): run `npm ci && npm run build` "
@@ -533,6 +536,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
         try:
             yield
         finally:
+            protocols.stop_all()
             await dashboard.stop()
 
     app = Starlette(
@@ -543,6 +547,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
             Route("/a/{token}", dashboard.athlete_page),
             WebSocketRoute("/a/{token}/ws", dashboard.websocket),
             *auth.routes(),
+            *protocols.routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         ],
         middleware=[Middleware(_SecurityHeaders), Middleware(AuthGate, auth=auth)],
