@@ -184,3 +184,27 @@ def test_heel_drops_are_counted_from_the_imu() -> None:
     assert drop.reps == 15 and drop.complete and drop.knee == "straight"
     assert drop.mean_drop_deg == pytest.approx(25.0 * (1 - 0.2 / 2), rel=0.08)
     assert result.complete is False  # only the first set ran
+
+
+@pytest.mark.parametrize("up_share", [0.5, 0.25, 0.75])
+def test_imu_heights_hold_for_asymmetric_rises_and_a_gyro_bias(up_share: float) -> None:
+    """Quick up / slow down (or the reverse) makes the median rate no gyro bias estimate;
+    the still periods between repetitions still are."""
+    sim = CalfTaskSimulator(
+        AthleteProfile("a1", "Ada", body_mass_kg=MASS_KG),
+        foot_length_m=FOOT_M,
+        gyro_bias_dps=2.5,
+    )
+    bout = HeelRiseBout("left", 2.0, reps=15, up_share=up_share, move_share=0.75, failed=0)
+    sim.add(bout)
+    raw = raw_batches(sim, "a1", 0.0, bout.end_s + 1.0)
+    result = score(
+        builtin()["heel-rise-endurance"],
+        [StageMark(0, 1.0, bout.end_s + 1.0)],
+        AthleteContext("a1", MASS_KG, FOOT_M),
+        raw=raw,
+    )
+    hr = result.stages[0].heel_rise
+    assert hr is not None and hr.reps == 15 and hr.reps_imu == 15
+    heights = [r.height_m for r in hr.rep_list if r.counted]
+    assert heights == pytest.approx(sim.true_heights_m(bout), abs=0.004)

@@ -17,8 +17,9 @@ Models (deliberately simple and fully known):
 * Hops: vertical force a half-sine over each contact with the spring–mass peak
   F_max = m g (π/2)(t_f / t_c + 1) (Morin et al. 2005), zero in flight, centre of
   pressure under the forefoot.
-* Heel rises: the foot pitches about the metatarsal heads by θ(t), a raised cosine per
-  repetition over 80 % of the repetition period; amplitudes decline linearly with
+* Heel rises: the foot pitches about the metatarsal heads by θ(t): per repetition a
+  half-cosine up and a half-cosine down (``up_share`` of the movement rising) over
+  ``move_share`` (80 %) of the repetition period; amplitudes decline linearly with
   fatigue; after the good repetitions come failing attempts (too low, off the pace, or
   with hand support). The sagittal gyro is dθ/dt plus a bias and noise; the insole's
   heel cells unload as θ passes 3°. Heel height = :data:`MTP_FRACTION` × foot length ×
@@ -124,6 +125,10 @@ class HeelRiseBout:
     fail_fraction: float = 0.3
     drop: bool = False
     """Heel drops: the angle dips below the start position instead of rising."""
+    up_share: float = 0.5
+    """Share of the movement spent rising (0.5: symmetric; 0.3: quick up, slow down)."""
+    move_share: float = 0.8
+    """Share of the repetition period spent moving (the rest: flat on the board)."""
 
     def rep_times(self) -> list[tuple[float, float, bool]]:
         """(start, amplitude in degrees, good?) for every repetition and attempt."""
@@ -249,12 +254,19 @@ class CalfTaskSimulator(GaitSimulator):
         if side != bout.side:
             return
         sign = -1.0 if bout.drop else 1.0
-        move_s = 0.8 * bout.period_s
+        move_s = bout.move_share * bout.period_s
+        up_s = bout.up_share * move_s
+        down_s = move_s - up_s
         for start, amp, good in bout.rep_times():
-            u = (t - start) / move_s
+            # a half-cosine up over up_s, a half-cosine down over down_s
+            u = (t - start) / up_s
             sel = (u >= 0.0) & (u < 1.0)
-            theta[sel] += sign * amp * 0.5 * (1.0 - np.cos(2 * np.pi * u[sel]))
-            dtheta[sel] += sign * amp * np.pi / move_s * np.sin(2 * np.pi * u[sel])
+            theta[sel] += sign * amp * 0.5 * (1.0 - np.cos(np.pi * u[sel]))
+            dtheta[sel] += sign * amp * 0.5 * np.pi / up_s * np.sin(np.pi * u[sel])
+            d = (t - start - up_s) / down_s
+            sel = (d >= 0.0) & (d < 1.0)
+            theta[sel] += sign * amp * 0.5 * (1.0 + np.cos(np.pi * d[sel]))
+            dtheta[sel] -= sign * amp * 0.5 * np.pi / down_s * np.sin(np.pi * d[sel])
             if not good and bout.fail_mode == "support":
                 rep = (t >= start) & (t < start + bout.period_s)
                 total[rep] = 0.6 * w

@@ -28,9 +28,10 @@ Methods (own design, tested on simulated truth in ``tests/protocols``):
   :data:`MIN_REP_S`.
 * **IMU**: the heel-lift (plantarflexion) angle is the integral of the sagittal angular
   rate (``gyr_dps[:, 1]``, +y to the athlete's left, so heel up is positive) after
-  removing the gyro bias (median rate); slow drift and the board's incline are removed
-  by subtracting a running minimum over :data:`BASELINE_PERIODS` repetition periods
-  (the foot returns flat between rises). A repetition is an excursion above
+  removing the gyro bias (the most common rate of the still samples,
+  :func:`gyro_bias_dps`); slow drift and the board's incline are removed by
+  subtracting a running minimum over :data:`BASELINE_PERIODS` repetition periods (the
+  foot returns flat between rises). A repetition is an excursion above
   :data:`ANGLE_ON_DEG` that returns below :data:`ANGLE_OFF_DEG`.
 * **Height**: h = L × sin θ_peak with L the lever from the metatarsal heads (the pivot)
   to the back of the heel, :data:`MTP_FRACTION` × foot length (cell map, hardware.md).
@@ -62,6 +63,8 @@ MIN_REP_S: Final = 0.25
 ANGLE_ON_DEG: Final = 4.0
 ANGLE_OFF_DEG: Final = 2.0
 BASELINE_PERIODS: Final = 2.5
+STILL_WINDOW_S: Final = 0.2
+STILL_SD_DPS: Final = 3.0
 DEFAULT_PERIOD_S: Final = 2.0
 MTP_FRACTION: Final = 0.70
 DEFAULT_FOOT_LENGTH_M: Final = 0.263
@@ -151,7 +154,7 @@ def lift_angle_deg(s: SideSamples, period_s: float | None) -> F64 | None:
     window = max(3, round(BASELINE_PERIODS * (period_s or DEFAULT_PERIOD_S) * s.fs_hz))
     for seg in segments(s.t_s, s.fs_hz):
         w = s.gyr_dps[seg, 1]
-        w = w - float(np.median(w))
+        w = w - gyro_bias_dps(w, s.fs_hz)
         angle = np.cumsum(w) / s.fs_hz
         out[seg] = angle - running_min(angle, window)
     return out
@@ -163,6 +166,30 @@ def running_min(x: F64, window: int) -> F64:
     padded = np.pad(x, (h, window - 1 - h), mode="edge")
     out: F64 = sliding_window_view(padded, window).min(axis=1)
     return out
+
+
+def gyro_bias_dps(rate_dps: F64, fs_hz: float) -> float:
+    """The gyro's bias: the most common rate among *still* samples (local standard
+    deviation over :data:`STILL_WINDOW_S` below :data:`STILL_SD_DPS`), refined as the
+    median within ±1 °/s of that mode; the plain median when nothing is still.
+
+    Why not the plain median: with a quick rise and a slow lowering the median rate is
+    far from zero. Why the mode: the flat rests between repetitions all sit at the bias,
+    while the slow ends of a movement, also quiet, spread over many rates (tested)."""
+    n = max(3, round(STILL_WINDOW_S * fs_hz))
+    if rate_dps.size < n:
+        return float(np.median(rate_dps)) if rate_dps.size else 0.0
+    sd = sliding_window_view(rate_dps, n).std(axis=1)
+    quiet = sliding_window_view(rate_dps, n).mean(axis=1)[sd < STILL_SD_DPS]
+    if quiet.size < n:
+        return float(np.median(rate_dps))
+    lo, hi = float(quiet.min()), float(quiet.max())
+    bins = max(1, int(np.ceil((hi - lo) / 0.25)))
+    counts, edges = np.histogram(quiet, bins=bins, range=(lo, hi + 1e-9))
+    k = int(np.argmax(counts))
+    mode = 0.5 * (edges[k] + edges[k + 1])
+    near = quiet[np.abs(quiet - mode) <= 1.0]
+    return float(np.median(near))
 
 
 def imu_reps(s: SideSamples, period_s: float | None) -> list[RawRep]:
