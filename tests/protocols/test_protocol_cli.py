@@ -80,4 +80,10 @@ def test_run_json_scores_a_live_hop_test(
         assert h.contact_ms == pytest.approx(190.0, abs=10.0)
         assert h.flight_ms == pytest.approx(320.0, abs=10.0)
         assert h.height_m == pytest.approx(jump_height_m(0.32), rel=0.07)
-    assert result.symmetry["hop_rsi_lsi_pct"] == pytest.approx(100.0, abs=8.0)
+    # Both legs hop alike. At 100 Hz each time is good to one sample, and these hops repeat
+    # every 51 samples, so a leg's error does not average out: RSI (h / t_c, h ∝ t_f²) may
+    # differ by up to ~10 % per leg, ~20 % between legs.
+    left, right = hops
+    assert left.rsi is not None and right.rsi is not None
+    assert result.symmetry["hop_rsi_lsi_pct"] == pytest.approx(100 * left.rsi / right.rsi, abs=0.1)
+    assert result.symmetry["hop_rsi_lsi_pct"] == pytest.approx(100.0, abs=20.0)
