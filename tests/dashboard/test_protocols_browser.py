@@ -4,6 +4,7 @@ sees the stage, the repetition count and the scored result."""
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -98,7 +99,8 @@ def test_therapist_starts_a_heel_rise_test_and_sees_the_result(
         page.get_by_test_id("protocol-start").click()
         expect(page.get_by_test_id("stage-name")).to_have_text("left heel rises", timeout=15_000)
         expect(page.get_by_test_id("stage-cue")).to_contain_text("LEFT leg")
-        expect(page.get_by_test_id("reps")).to_have_text("3", timeout=20_000)
+        # the count climbs while the athlete rises (progress about once a second)
+        expect(page.get_by_test_id("reps")).to_have_text(re.compile(r"^[3-8]$"), timeout=20_000)
         page.screenshot(path=str(artifacts_dir / "protocols-running.png"))
         expect(page.get_by_test_id("stage-name")).to_have_text("right heel rises", timeout=30_000)
         expect(page.get_by_test_id("run-state")).to_have_text("done", timeout=60_000)

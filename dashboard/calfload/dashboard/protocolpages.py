@@ -191,6 +191,8 @@ class ProtocolPages:
             with run.lock:
                 run.error = str(exc) or type(exc).__name__
             return
+        finally:
+            run.runner.release()  # finished runs keep their result, not their raw data
         with run.lock:
             run.result = result
             run.done = True

@@ -258,6 +258,11 @@ class ProtocolRunner:
                     return "target reached"
             time.sleep(min(TICK_S, max(0.0, end - now)))
 
+    def release(self) -> None:
+        """Forget the collected steps and raw batches (the result stays)."""
+        with self._lock:
+            self._data = _Collected(info=self._data.info)
+
     def run(self, *, connect_timeout_s: float = 10.0) -> ProtocolResult:
         """Connect, run every stage, score, publish and return the result."""
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=15)
