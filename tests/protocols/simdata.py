@@ -14,9 +14,16 @@ FS_HZ = 100.0
 
 
 def raw_batches(
-    sim: GaitSimulator, athlete: str, t0_s: float, t1_s: float, *, per_batch: int = 5
+    sim: GaitSimulator,
+    athlete: str,
+    t0_s: float,
+    t1_s: float,
+    *,
+    per_batch: int = 5,
+    imu_only: bool = False,
 ) -> list[RawBatch]:
-    """Insole batches of both feet (cells, force, IMU) as the bridge would publish them."""
+    """Insole batches of both feet (cells, force, IMU) as the bridge would publish them;
+    ``imu_only``: foot-top IMU batches instead (angular rate and acceleration only)."""
     out: list[RawBatch] = []
     n = round((t1_s - t0_s) * FS_HZ)
     for side in SIDES:
@@ -27,17 +34,17 @@ def raw_batches(
             out.append(
                 RawBatch(
                     schema=SCHEMA,
-                    sensor_id=f"{athlete}-{side}-insole",
+                    sensor_id=f"{athlete}-{side}-{'imu' if imu_only else 'insole'}",
                     athlete=athlete,
                     side=side,
-                    placement="insole",
-                    family="open-insole",
+                    placement="foot_top" if imu_only else "insole",
+                    family="witmotion" if imu_only else "open-insole",
                     seq=k,
                     t0_s=float(t[a]),
                     fs_hz=FS_HZ,
                     n=b.stop - b.start,
-                    force_n=cells[b].sum(axis=1).tolist(),
-                    cell_force_n=cells[b].tolist(),
+                    force_n=None if imu_only else cells[b].sum(axis=1).tolist(),
+                    cell_force_n=None if imu_only else cells[b].tolist(),
                     acc_mps2=acc[b].tolist(),
                     gyr_dps=gyr[b].tolist(),
                 )

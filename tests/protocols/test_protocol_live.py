@@ -239,5 +239,10 @@ async def test_treadmill_protocol_performed_live_scores_each_stage(
         assert run.cadence_spm == pytest.approx(expected_cadence, rel=0.05)
         assert run.left.gct_ms == pytest.approx(expected_gct, rel=0.08)
         gcts.append(run.left.gct_ms)
+        # the worker's loading fields reach the stage metrics (body mass from the athlete info)
+        for got in (run.left, run.right):
+            assert got.achilles_force_bw is not None and got.achilles_force_bw > 1.0
+            assert got.push_off_impulse_ns is not None and got.push_off_impulse_ns > 0.0
+        assert run.symmetry_pct["achilles_force_bw"] is not None
     assert gcts[0] > gcts[1] > gcts[2]
     assert result.complete

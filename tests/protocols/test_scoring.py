@@ -208,3 +208,22 @@ def test_imu_heights_hold_for_asymmetric_rises_and_a_gyro_bias(up_share: float) 
     assert hr is not None and hr.reps == 15 and hr.reps_imu == 15
     heights = [r.height_m for r in hr.rep_list if r.counted]
     assert heights == pytest.approx(sim.true_heights_m(bout), abs=0.004)
+
+
+def test_heel_rises_from_foot_imus_alone() -> None:
+    sim = CalfTaskSimulator(AthleteProfile("a1", "Ada", body_mass_kg=MASS_KG), foot_length_m=FOOT_M)
+    bout = HeelRiseBout("right", 2.0, reps=18, failed=2)
+    sim.add(bout)
+    raw = raw_batches(sim, "a1", 0.0, bout.end_s + 2.0, imu_only=True)
+    protocol = builtin()["heel-rise-endurance"]
+    result = score(
+        protocol,
+        [StageMark(2, 1.0, bout.end_s + 2.0)],
+        AthleteContext("a1", MASS_KG, FOOT_M),
+        raw=raw,
+    )
+    hr = result.stages[0].heel_rise
+    assert hr is not None
+    assert hr.source == "imu" and hr.reps_insole is None
+    assert hr.reps == 18 and hr.stop_reason == "height"
+    assert hr.peak_height_m == pytest.approx(max(sim.true_heights_m(bout)), rel=0.03)
