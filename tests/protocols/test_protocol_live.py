@@ -14,7 +14,7 @@ import pytest
 from calfload.bridge.bridge import Bridge
 from calfload.bridge.devices.open_insole_twin import OpenInsoleTwin
 from calfload.bridge.link import SensorSpec
-from calfload.bridge.messages import SCHEMA, AthleteInfo
+from calfload.bridge.messages import SCHEMA, AthleteInfo, RawBatch
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.bridge.sim_protocols import CalfTaskSimulator, HeelRiseBout, StagedGaitSimulator
 from calfload.bridge.simulator import AthleteProfile, GaitSimulator
@@ -25,7 +25,7 @@ from calfload.processing.protocols.definition import load
 from calfload.processing.protocols.messages import ProtocolEvent, marks_from_events
 from calfload.processing.protocols.results import ProtocolResult
 from calfload.processing.protocols.runner import ProtocolRunner
-from calfload.processing.protocols.scoring import AthleteContext
+from calfload.processing.protocols.scoring import AthleteContext, score
 from calfload.processing.worker import Worker
 from tests.helpers import Collector, wait_until
 
@@ -130,7 +130,9 @@ async def _perform(
     mosquitto, tmp_path: Path, sim: GaitSimulator, text: str, react
 ) -> tuple[ProtocolResult, list[ProtocolEvent], Collector, Athlete]:
     broker = BrokerUrl.parse(mosquitto.url)
-    collector = Collector("127.0.0.1", mosquitto.port, ["calfload/protocol/#"])
+    collector = Collector(
+        "127.0.0.1", mosquitto.port, ["calfload/protocol/#", "calfload/raw/#", "calfload/steps/#"]
+    )
     await asyncio.to_thread(collector.start)
     worker = Worker(broker)
     worker.start()
@@ -206,7 +208,17 @@ async def test_heel_rise_test_performed_live_counts_every_rep(mosquitto, tmp_pat
     decoded = [
         msgspec.convert(p, ProtocolEvent) for t, p in collector.messages if t.endswith("/events")
     ]
-    assert [m.index for m in marks_from_events(decoded)] == [0, 1, 2]
+    marks = marks_from_events(decoded)
+    assert [m.index for m in marks] == [0, 1, 2]
+    # re-analysis: the recorded messages alone give the very same result
+    raw = [msgspec.convert(p, RawBatch) for t, p in collector.messages if "/raw/" in t]
+    again = score(
+        load(tmp_path / "protocol.toml"),
+        marks,
+        AthleteContext("a7", MASS_KG, FOOT_M, "female"),
+        raw=raw,
+    )
+    assert again == result
 
 
 @pytest.mark.broker

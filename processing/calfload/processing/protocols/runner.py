@@ -176,7 +176,12 @@ class ProtocolRunner:
         )
 
     def _event(
-        self, kind: str, stage: Stage | None = None, index: int | None = None, **kw: object
+        self,
+        kind: str,
+        stage: Stage | None = None,
+        index: int | None = None,
+        t_s: float | None = None,
+        **kw: object,
     ) -> mqtt.MQTTMessageInfo:
         fields: dict[str, object] = {}
         if stage is not None:
@@ -199,7 +204,7 @@ class ProtocolRunner:
             protocol=self.protocol.name,
             run_id=self.run_id,
             kind=kind,  # type: ignore[arg-type]
-            t_s=round(self.clock(), 4),
+            t_s=self._now() if t_s is None else t_s,
             **fields,  # type: ignore[arg-type]
         )
         self.events.append(event)
@@ -221,10 +226,14 @@ class ProtocolRunner:
         mark = StageMark(index, start_s, now_s)
         return score_stage(stage, mark, self.protocol, self.context(), steps, samples)
 
-    def _stage(self, index: int, stage: Stage) -> str:
+    def _now(self) -> float:
+        """The session clock, rounded as events carry it (so marks rebuilt from recorded
+        events are exactly the marks scored here)."""
+        return round(self.clock(), 4)
+
+    def _stage(self, index: int, stage: Stage, start: float) -> str:
         """Run one stage; return why it ended early ('' when it ran its full time)."""
-        start = self.clock()
-        self._event("stage-start", stage, index)
+        self._event("stage-start", stage, index, t_s=start)
         end = start + stage.duration_s
         next_progress = start + self.progress_period_s
         live = stage.task in ("heel-rise", "heel-drop", "hop", "drop-jump")
@@ -284,9 +293,10 @@ class ProtocolRunner:
         marks: list[StageMark] = []
         aborted = ""
         for index, stage in enumerate(self.protocol.stages):
-            start = self.clock()
-            reason = self._stage(index, stage)
-            marks.append(StageMark(index, start, self.clock()))
+            start = self._now()
+            reason = self._stage(index, stage, start)
+            end = self._now()
+            marks.append(StageMark(index, start, end))
             with self._lock:
                 data = self._data
                 raw = [b for b in data.raw if b.t0_s >= start - 1.0]
@@ -297,7 +307,7 @@ class ProtocolRunner:
                 reps = stage_reps(
                     score_stage(stage, marks[-1], self.protocol, self.context(), steps, samples)
                 )
-            self._event("stage-end", stage, index, reps=reps, reason=reason)
+            self._event("stage-end", stage, index, t_s=end, reps=reps, reason=reason)
             if reason == "stopped by user":
                 aborted = reason
                 break
