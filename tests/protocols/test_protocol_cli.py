@@ -87,3 +87,56 @@ def test_run_json_scores_a_live_hop_test(
     assert left.rsi is not None and right.rsi is not None
     assert result.symmetry["hop_rsi_lsi_pct"] == pytest.approx(100 * left.rsi / right.rsi, abs=0.1)
     assert result.symmetry["hop_rsi_lsi_pct"] == pytest.approx(100.0, abs=20.0)
+
+
+def _set_result(reps: int, load_kg: float) -> ProtocolResult:
+    from calfload.processing.protocols.results import HeelDropSet, StageResult
+
+    stage = StageResult(
+        index=0,
+        name="set 1",
+        task="heel-drop",
+        start_s=0.0,
+        end_s=60.0,
+        heel_drop=HeelDropSet(
+            side="left", reps=reps, target_reps=15, complete=reps >= 15, added_load_kg=load_kg
+        ),
+    )
+    return ProtocolResult(
+        schema=1,
+        protocol="alfredson-heel-drop",
+        title="t",
+        athlete="a1",
+        started_s=0.0,
+        ended_s=60.0,
+        stages=[stage],
+    )
+
+
+def test_programme_log_and_advice_over_a_week(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs = tmp_path / "a1-logs.json"
+    result = tmp_path / "result.json"
+    result.write_bytes(msgspec.json.encode(_set_result(15, 5.0)))
+    for day in range(1, 8):
+        date = f"2026-11-{day:02d}"
+        args = ["protocol", "log", str(logs), "--date", date, "--result", str(result)]
+        assert main([*args, "--pain-before", "1", "--pain-during", "2"]) == 0
+        assert "pending" in capsys.readouterr().out  # the next morning is not known yet
+        assert main(["protocol", "log", str(logs), "--date", date, "--pain-next-morning", "1"]) == 0
+        assert "progress" in capsys.readouterr().out
+    assert main(["protocol", "advise", str(logs), "--json"]) == 0
+    advice = json.loads(capsys.readouterr().out)
+    assert advice["verdict"] == "progress" and advice["next_load_kg"] == 10.0
+    # a painful session steps back, and bad input is one clear line
+    args = ["protocol", "log", str(logs), "--date", "2026-11-08", "--result", str(result)]
+    assert main([*args, "--pain-during", "7", "--pain-next-morning", "3"]) == 0
+    assert "reduce" in capsys.readouterr().out
+    assert main(["protocol", "advise", str(logs)]) == 0
+    assert "reduce, added load 0 kg" in capsys.readouterr().out
+    assert main(["protocol", "log", str(logs), "--date", "2026-11-09", "--pain-during", "12"]) == 2
+    assert "no session logged for 2026-11-09" in capsys.readouterr().err
+    assert main([*args, "--pain-during", "12"]) == 2
+    assert "pain_during must be a whole number from 0 to 10" in capsys.readouterr().err
+    assert len(json.loads(logs.read_text())) == 8

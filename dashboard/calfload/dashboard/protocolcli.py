@@ -4,6 +4,9 @@ calfload protocol list [--json]
 calfload protocol show NAME|FILE
 calfload protocol run NAME --athlete ID [--broker URL] [--json] [--sex female --age 42 ...]
 calfload protocol run --protocol FILE --athlete ID ...
+calfload protocol log LOGS.json --date 2026-11-25 --result result.json --pain-during 3
+calfload protocol log LOGS.json --date 2026-11-25 --pain-next-morning 1
+calfload protocol advise LOGS.json
 
 ``run`` prints each stage's cue and the repetition count as it goes, then the scored
 result (with ``--json``: the cues go to stderr and the result JSON alone to stdout).
@@ -13,14 +16,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
 from calfload.bridge import topics
 from calfload.bridge.mqtt import BrokerUrl
+from calfload.processing.protocols import logbook
 from calfload.processing.protocols.definition import ProtocolError, builtin, resolve, to_dict
+from calfload.processing.protocols.logbook import LogbookError
 from calfload.processing.protocols.messages import ProtocolEvent
+from calfload.processing.protocols.programme import advise, session_verdict
 from calfload.processing.protocols.results import ProtocolResult, StageResult
 from calfload.processing.protocols.scoring import AthleteContext
 
@@ -46,6 +53,18 @@ def add_parser(subparsers: Any) -> None:
     run.add_argument("--sex", choices=("female", "male"), help="for the heel-rise norms")
     run.add_argument("--age", type=float, metavar="YEARS")
     run.add_argument("--involved", choices=("left", "right"), help="side for the LSI")
+    log = sub.add_parser(
+        "log", help="log a programme session (from a --json result) and its pain scores 0-10"
+    )
+    log.add_argument("logbook", metavar="LOGS.json", help="the athlete's session log file")
+    log.add_argument("--date", required=True, metavar="YYYY-MM-DD")
+    log.add_argument("--result", metavar="RESULT.json", help="`protocol run --json` output")
+    log.add_argument("--pain-before", type=int, metavar="N", help="morning pain before")
+    log.add_argument("--pain-during", type=int, metavar="N", help="highest pain during")
+    log.add_argument("--pain-next-morning", type=int, metavar="N", help="the next morning")
+    advise = sub.add_parser("advise", help="next session's load from the session log")
+    advise.add_argument("logbook", metavar="LOGS.json")
+    advise.add_argument("--json", action="store_true", help="machine-readable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
         if args.protocol_command == "show":
             print(msgspec.json.encode(to_dict(resolve(args.name))).decode())
             return 0
+        if args.protocol_command == "log":
+            return _log(args)
+        if args.protocol_command == "advise":
+            return _advise(args)
         return _run(args)
-    except ProtocolError as exc:
+    except (ProtocolError, LogbookError) as exc:
         print(f"calfload protocol: {exc}", file=sys.stderr)
         return 2
 
@@ -116,6 +139,41 @@ def _run(args: argparse.Namespace) -> int:
         print(msgspec.json.encode(result).decode(), flush=True)
     else:
         print(describe_result(result), flush=True)
+    return 0
+
+
+def _log(args: argparse.Namespace) -> int:
+    path = Path(args.logbook)
+    result = None
+    if args.result:
+        try:
+            result = msgspec.json.decode(Path(args.result).read_bytes(), type=ProtocolResult)
+        except (OSError, msgspec.DecodeError) as exc:
+            raise LogbookError(f"cannot read the result {args.result}: {exc}") from None
+    logs, entry = logbook.upsert(
+        logbook.read(path),
+        date=args.date,
+        result=result,
+        pain_before=args.pain_before,
+        pain_during=args.pain_during,
+        pain_next_morning=args.pain_next_morning,
+    )
+    logbook.write(path, logs)
+    verdict = session_verdict(entry)
+    sets = ", ".join(f"{s.reps}/{s.target_reps}" for s in entry.sets) or "no sets"
+    reasons = "; ".join(verdict.reasons)
+    print(f"{entry.date} {entry.protocol}: sets {sets}; {verdict.verdict}: {reasons}")
+    return 0
+
+
+def _advise(args: argparse.Namespace) -> int:
+    advice = advise(logbook.read(Path(args.logbook)))
+    if args.json:
+        print(msgspec.json.encode(advice).decode())
+    else:
+        print(f"next session: {advice.verdict}, added load {advice.next_load_kg:g} kg")
+        for reason in advice.reasons:
+            print(f"  {reason}")
     return 0
 
 
