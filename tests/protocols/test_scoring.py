@@ -227,3 +227,32 @@ def test_heel_rises_from_foot_imus_alone() -> None:
     assert hr.source == "imu" and hr.reps_insole is None
     assert hr.reps == 18 and hr.stop_reason == "height"
     assert hr.peak_height_m == pytest.approx(max(sim.true_heights_m(bout)), rel=0.03)
+
+
+def test_hop_flight_ignores_a_pre_touchdown_ripple() -> None:
+    """A 6 ms blip above 40 N just before touchdown (as in real force data, see the data
+    README) is neither a contact nor a landing."""
+    from calfload.processing.protocols.hops import score_hops
+    from calfload.processing.protocols.samples import SideSamples
+
+    fs = 500.0
+    t = np.arange(0.0, 4.0, 1 / fs)
+    force = np.zeros_like(t)
+    force[t < 0.5] = 700.0  # standing, then take-off at 0.5 s
+    ics = [0.8, 1.3, 1.8, 2.3]  # contacts of 0.2 s, flights of 0.3 s
+    for ic in ics:
+        c = (t >= ic) & (t < ic + 0.2)
+        force[c] = 2000.0 * np.sin(np.pi * (t[c] - ic) / 0.2)
+        blip = (t >= ic - 0.022) & (t < ic - 0.016)
+        force[blip] = 55.0
+    force[t >= 2.8] = 700.0  # the final landing, then standing
+    s = SideSamples(t, fs, force, None, None, None)
+    m = score_hops(s, "left", "hop")
+    assert m.hops == 4
+    # the 40 N level cuts asin(40 / 2000) / π × 200 ms ≈ 1.3 ms off each end of a contact
+    for hop in m.hop_list:
+        assert hop.contact_ms == pytest.approx(200.0 - 2.5, abs=0.3)
+    for hop in m.hop_list[:-1]:
+        assert hop.flight_ms == pytest.approx(300.0 + 2.5, abs=0.3)
+    # the final landing is a step to standing force: within one sample (2 ms)
+    assert m.hop_list[-1].flight_ms == pytest.approx(300.0, abs=2.0)

@@ -243,6 +243,12 @@ class CalfTaskSimulator(GaitSimulator):
         acc[:, 2] = G0_MPS2 * np.cos(rad)
         return cells, acc, gyr
 
+    def foot_imu(self, side: Side, t_s: npt.NDArray[np.float64]) -> tuple[F64, F64]:
+        """Acceleration (n, 3) m/s² and angular rate (n, 3) °/s of a foot-top IMU, which
+        pitches with the foot: the same signals as the insole's own IMU."""
+        _, acc, gyr = self.insole(side, t_s)
+        return acc, gyr
+
     def _heel_rise(
         self, bout: HeelRiseBout, side: Side, t: F64, total: F64, theta: F64, dtheta: F64
     ) -> None:

@@ -41,8 +41,10 @@ from calfload.processing.protocols.scoring import AthleteContext, StageMark, sco
 
 log = logging.getLogger(__name__)
 PROGRESS_PERIOD_S = 1.0
-SETTLE_S = 1.0
-"""After the last stage: time for the last steps and batches to arrive before scoring."""
+SETTLE_S = 2.5
+"""After the last stage: time for the last steps and batches to arrive before scoring (a
+step is published at its toe-off at the earliest, and a pipeline may hold it up to 2 s
+until the other foot's data confirm it)."""
 TICK_S = 0.05
 
 
