@@ -43,7 +43,9 @@ G0_MPS2: Final = 9.80665
 TRIAL_GAP_S: Final = 2.0
 GCT_TOL_MS: Final = 3.0
 CADENCE_TOL_PCT: Final = 2.0
-SIM_GCT_TOL_MS: Final = 3.0
+SIM_GCT_TOL_MS: Final = 10.0
+"""One sample at 100 Hz: the detector times events at the force-plate definition
+(calibrated on real data), a few ms outside the simulator's half-sine edges."""
 FOLDER: Final = "alcantara2022_treadmill_grf"
 
 
@@ -152,26 +154,30 @@ def simulated_stages(seed: int = 11) -> list[dict[str, float]]:
         t += stage.duration_s
     pipe = AthletePipeline("sim", 70.0)
     steps: list[StepMessage] = []
+    batches: list[RawBatch] = []
     n = int((t + 0.5) * 100)
     for side in SIDES:
         ts = np.arange(n) / 100.0
         cells, _, _ = sim.insole(side, ts)
         force = cells.sum(axis=1)
         for a in range(0, n, 5):
-            batch = RawBatch(
-                schema=SCHEMA,
-                sensor_id=f"sim-{side}",
-                athlete="sim",
-                side=side,
-                placement="insole",
-                family="open-insole",
-                seq=a // 5,
-                t0_s=float(ts[a]),
-                fs_hz=100.0,
-                n=5,
-                force_n=force[a : a + 5].tolist(),
+            batches.append(
+                RawBatch(
+                    schema=SCHEMA,
+                    sensor_id=f"sim-{side}",
+                    athlete="sim",
+                    side=side,
+                    placement="insole",
+                    family="open-insole",
+                    seq=a // 5,
+                    t0_s=float(ts[a]),
+                    fs_hz=100.0,
+                    n=5,
+                    force_n=force[a : a + 5].tolist(),
+                )
             )
-            steps.extend(pipe.on_batch(batch))
+    for batch in sorted(batches, key=lambda b: b.t0_s):  # both feet in time order, as live
+        steps.extend(pipe.on_batch(batch))
     result = score(protocol, marks, AthleteContext("sim", 70.0), steps=steps)
     out = []
     for scored in result.stages:
