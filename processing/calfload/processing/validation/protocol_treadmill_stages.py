@@ -12,7 +12,8 @@ force and on simulated stages.
    the data README's method — 5 % BW threshold, minimum contact 80 ms, gaps < 30 ms
    merged (blips shorter than 80 ms dropped *before* merging, so the README's
    pre-touchdown ripple does not move a touchdown early), partial contacts at the edges
-   dropped (stance definition of Alcantara 2022, science.md §5.4). Compared: step count, mean contact time and cadence per stage.
+   dropped (stance definition of Alcantara 2022, science.md §5.4). Compared: step count,
+   mean contact time and cadence per stage.
 2. Simulated: :class:`~calfload.bridge.sim_protocols.StagedGaitSimulator` at 2.5 / 3.5 /
    4.5 m/s (Fukuchi 2017 template); scored per-side mean contact time against the
    simulator's true steps in each steady-state window.
@@ -247,7 +248,8 @@ def run(data_dir: Path) -> Section:
     )
     markdown = (
         "The 16 real treadmill trials of Alcantara et al. (2022) scored as the stages of one "
-        "protocol (split into two insoles by alternate contacts; live pipeline → `score`), against contacts from the belt force by the "
+        "protocol (split into two insoles by alternate contacts; live pipeline → `score`), "
+        "against contacts from the belt force by the "
         "data README's method (5 % BW; blips < 80 ms dropped, then gaps < 30 ms merged):\n\n"
         "| speed m/s | slope ° | steps scored / ref | GCT ms scored / ref "
         "| cadence spm scored / ref |\n"
