@@ -66,10 +66,6 @@ class AthleteContext:
     involved: Side | None = None
 
 
-def _side(samples: dict[Side, SideSamples | None], side: Side) -> SideSamples | None:
-    return samples.get(side)
-
-
 def score_stage(
     stage: Stage,
     mark: StageMark,
@@ -100,7 +96,7 @@ def score_stage(
     if stage.task == "rest" or stage.side not in ("left", "right"):
         return base
     side: Side = stage.side
-    raw = _side(samples, side)
+    raw = samples.get(side)
     if raw is None:
         return replace_stage(base, note=f"no {side} sensor data")
     s = raw.window(mark.start_s, mark.end_s)
