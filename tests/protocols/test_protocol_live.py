@@ -161,9 +161,12 @@ async def _perform(
         worker.stop()
     await asyncio.to_thread(
         wait_until,
-        lambda: any(t.endswith("/result") for t, _ in collector.messages),
+        lambda: (
+            any(t.endswith("/result") for t, _ in collector.messages)
+            and any(p.get("kind") == "end" for _, p in collector.messages)
+        ),
         10,
-        "the retained result",
+        "the retained result and the end event",
     )
     collector.stop()
     return result, runner.events, collector, athlete
