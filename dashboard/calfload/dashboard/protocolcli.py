@@ -192,7 +192,7 @@ def describe_event(e: ProtocolEvent) -> str:
         head += f" ({', '.join(extra)})" if extra else ""
         return f"{head}\n    {e.cue}" if e.cue else head
     if e.kind == "progress":
-        return f"    reps: {e.reps}"
+        return f"    reps: {_v(e.reps)}"
     if e.kind == "stage-end":
         parts = [f"    end of {e.stage}"]
         if e.reps is not None:
@@ -203,29 +203,36 @@ def describe_event(e: ProtocolEvent) -> str:
     return f"■ {e.kind}" + (f": {e.reason}" if e.reason else "")
 
 
+def _v(value: object) -> str:
+    """A value for people: ``–`` when it was not measured."""
+    return "–" if value is None else str(value)
+
+
 def _stage_line(s: StageResult) -> str:
     if s.run is not None:
         r = s.run
         return (
-            f"{s.name}: {r.steps} steps, cadence {r.cadence_spm} spm, GCT L {r.left.gct_ms} / "
-            f"R {r.right.gct_ms} ms, Achilles L {r.left.achilles_force_bw} / "
-            f"R {r.right.achilles_force_bw} BW, GCT symmetry {r.symmetry_pct.get('gct_ms')} %"
+            f"{s.name}: {r.steps} steps, cadence {_v(r.cadence_spm)} spm, "
+            f"GCT L {_v(r.left.gct_ms)} / R {_v(r.right.gct_ms)} ms, "
+            f"Achilles L {_v(r.left.achilles_force_bw)} / R {_v(r.right.achilles_force_bw)} BW, "
+            f"GCT symmetry {_v(r.symmetry_pct.get('gct_ms'))} %"
         )
     if s.heel_rise is not None:
         h = s.heel_rise
         return (
-            f"{s.name}: {h.reps} reps (stop: {h.stop_reason}), peak height {h.peak_height_m} m, "
-            f"total work {h.total_work_j} J, height decline {h.height_decline_pct} %"
+            f"{s.name}: {h.reps} reps (stop: {h.stop_reason}), "
+            f"peak height {_v(h.peak_height_m)} m, total work {_v(h.total_work_j)} J, "
+            f"height decline {_v(h.height_decline_pct)} %"
         )
     if s.hops is not None:
         j = s.hops
         return (
-            f"{s.name}: {j.hops} hops, contact {j.contact_ms} ms, flight {j.flight_ms} ms, "
-            f"height {j.height_m} m, RSI {j.rsi}"
+            f"{s.name}: {j.hops} hops, contact {_v(j.contact_ms)} ms, "
+            f"flight {_v(j.flight_ms)} ms, height {_v(j.height_m)} m, RSI {_v(j.rsi)}"
         )
     if s.heel_drop is not None:
         d = s.heel_drop
-        return f"{s.name}: {d.reps}/{d.target_reps} heel drops"
+        return f"{s.name}: {d.reps}/{_v(d.target_reps)} heel drops"
     return f"{s.name}: {s.note or s.task}"
 
 
