@@ -10,6 +10,8 @@ import pytest
 from calfload.bridge import messages as bm
 from calfload.bridge import topics
 from calfload.processing import messages as pm
+from calfload.processing.protocols import messages as protocol_messages
+from calfload.processing.protocols import results as protocol_results
 from calfload.processing.recorder import messages as rm
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "contract.md"
@@ -26,6 +28,8 @@ KINDS: dict[str, type[bm.Message]] = {
     "SessionState": rm.SessionState,
     "Marker": rm.Marker,
     "RecorderState": rm.RecorderState,
+    "ProtocolEvent": protocol_messages.ProtocolEvent,
+    "ProtocolResult": protocol_results.ProtocolResult,
 }
 EXAMPLES = re.findall(r"<!-- example: (\w+) -->\s*```json\n(.*?)```", DOC.read_text(), re.S)
 

@@ -62,6 +62,7 @@ from calfload.dashboard.auth import (
     current_principal,
 )
 from calfload.dashboard.authpages import csrf_field
+from calfload.dashboard.protocolpages import ProtocolPages
 from calfload.dashboard.scope import for_athlete
 from calfload.dashboard.sessions_page import SessionsPage
 from calfload.dashboard.state import (
@@ -408,7 +409,7 @@ class Dashboard:
             session = (
                 f'<form class="session" method="post" action="/logout" data-testid="logout-form">'
                 f'<span data-testid="user">{escape(principal.name)}</span> '
-                f'<a href="/sessions">sessions</a> '
+                f'<a href="/sessions">sessions</a> <a href="/protocols">protocols</a> '
                 f'<a href="/links">athlete links</a> {csrf_field(principal.csrf)}'
                 f'<button type="submit" data-testid="logout">Log out</button></form>'
             )
@@ -525,6 +526,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
         )
     dashboard = Dashboard(settings, auth)
     sessions = SessionsPage.for_dashboard(dashboard)
+    protocols = ProtocolPages(settings, dashboard.state)
     if not (STATIC_DIR / "build" / "app.js").is_file():
         log.warning(
             "the dashboard page is not built (%s is missing): run `npm ci && npm run build` "
@@ -538,6 +540,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
         try:
             yield
         finally:
+            protocols.stop_all()
             await dashboard.stop()
 
     app = Starlette(
@@ -549,6 +552,7 @@ def create_app(settings: DashboardSettings) -> Starlette:
             WebSocketRoute("/a/{token}/ws", dashboard.websocket),
             *auth.routes(),
             *sessions.routes(),
+            *protocols.routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         ],
         middleware=[Middleware(_SecurityHeaders), Middleware(AuthGate, auth=auth)],

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 
 from calfload.bridge import bridge_cli, cli_calibrate, decode_cli, scan_cli, topics
 from calfload.bridge.mqtt import BrokerUrl
-from calfload.dashboard import analyze_cli, export_cli, linkcli, record_cli, sessions_cli, usercli
+from calfload.dashboard import (
+    analyze_cli,
+    export_cli,
+    linkcli,
+    protocolcli,
+    record_cli,
+    sessions_cli,
+    usercli,
+)
 
 PLUGINS = (
     usercli,
@@ -25,6 +33,7 @@ PLUGINS = (
     record_cli,
     sessions_cli,
     export_cli,
+    protocolcli,
 )
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 
