@@ -48,6 +48,26 @@ def test_alcantara_held_out_gct_bias_and_completeness(
     assert g.std() < 6.5
 
 
+@pytest.mark.parametrize("seeds", [(0, 1), (2, 3), (4, 5)])
+def test_alcantara_held_out_meets_the_target_against_the_touchdown(
+    trials: alcantara_insole.Trials, seeds: tuple[int, ...]
+) -> None:
+    # Truth with the spurious pre-touchdown ripples (README §1) dropped before the merge.
+    s = alcantara_insole.score(trials, HELD_OUT, seeds, blips_first=True)
+    g = s.gct_err_ms
+    assert abs(g.mean()) <= 2.0 and g.std() < 5.0
+    assert 100.0 * (s.missed + s.extra) / s.truth_n < 0.5
+
+
+def test_ripples_dropped_first_only_move_contact_starts(trials: alcantara_insole.Trials) -> None:
+    for x in trials.grf_bw:
+        literal = alcantara_insole.truth_contacts(x)
+        touchdown = alcantara_insole.truth_contacts(x, blips_first=True)
+        assert len(literal) == len(touchdown)
+        for (ic_a, to_a), (ic_b, to_b) in zip(literal, touchdown, strict=True):
+            assert to_a == to_b and 0.0 <= ic_b - ic_a < 0.040  # merge gap + ripple
+
+
 def test_alcantara_detector_beats_the_naive_threshold(trials: alcantara_insole.Trials) -> None:
     rows = list(range(16))
     ours = alcantara_insole.score(trials, rows, (0,))

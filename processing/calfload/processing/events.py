@@ -107,7 +107,7 @@ class ContactParams:
     level_alpha: float = 0.3
     baseline_alpha: float = 0.3
     low_peak_frac: float = 0.5
-    ic_offset_ms: float = -1.4
+    ic_offset_ms: float = -0.9
     to_offset_ms: float = 4.0
 
 
