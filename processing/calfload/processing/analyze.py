@@ -20,6 +20,7 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from calfload.processing.athlete import DEFAULT_FOOT_LENGTH_M
 from calfload.processing.events import ContactParams
 from calfload.processing.io.calfload_csv import (
     iter_recording,
@@ -27,7 +28,7 @@ from calfload.processing.io.calfload_csv import (
     read_recording,
 )
 from calfload.processing.io.moticon import looks_like_moticon, read_moticon
-from calfload.processing.io.recording import Recording, RecordingError, runs
+from calfload.processing.io.recording import F64, Recording, RecordingError, SideSignals, runs
 from calfload.processing.messages import StepMessage
 from calfload.processing.pipeline import HOLD_MAX_S, AthletePipeline, SampleBlock
 
@@ -87,18 +88,59 @@ class Analysis:
     summary: dict[str, Any]
 
 
+def insole_length_for(rec: Recording, insole_length_m: float | None = None) -> float:
+    """Insole length (m) that scales a vendor-normalised CoP: the given value, else the
+    file header's ``insole_length_m`` or ``foot_length_m``, else the default adult foot
+    (:data:`~calfload.processing.athlete.DEFAULT_FOOT_LENGTH_M`, like the athlete settings).
+
+    Moticon's ``Size`` header is not mapped to a length (no published size table is held
+    here); give the length explicitly for other feet.
+    """
+    if insole_length_m is not None:
+        return insole_length_m
+    for key in ("insole_length_m", "foot_length_m"):
+        try:
+            value = float(rec.meta.get(key, ""))
+        except ValueError:
+            continue
+        if 0.15 <= value <= 0.37:
+            return value
+    return DEFAULT_FOOT_LENGTH_M
+
+
+def cop_x_m_of(signals: SideSignals, insole_length_m: float) -> F64 | None:
+    """A foot's CoP along the insole (m from the heel edge, heel → toe), if the file has one.
+
+    ``cop_x_m`` is used as recorded; a Moticon ``cop_norm`` (−0.5 heel … +0.5 toe along
+    the insole in its first column; the data's stance sweeps from about −0.36 to +0.33)
+    becomes (x_norm + 0.5) × insole length.
+    """
+    if signals.cop_x_m is not None:
+        return signals.cop_x_m
+    if signals.cop_norm is not None:
+        out: F64 = (signals.cop_norm[:, 0] + 0.5) * insole_length_m
+        return out
+    return None
+
+
 def blocks(
-    rec: Recording, chunk_samples: int, t_origin_s: float | None = None
+    rec: Recording,
+    chunk_samples: int,
+    t_origin_s: float | None = None,
+    insole_length_m: float | None = None,
 ) -> list[tuple[int, SampleBlock]]:
     """The recording as pipeline input: (end sample index, block), in feeding order.
 
-    Times become seconds from ``t_origin_s`` (default: the recording's first sample).
+    Times become seconds from ``t_origin_s`` (default: the recording's first sample). A
+    normalised CoP is scaled by :func:`insole_length_for` (``insole_length_m``).
     """
+    insole_m = insole_length_for(rec, insole_length_m)
     t0 = t_origin_s if t_origin_s is not None else float(rec.time_s[0]) if rec.time_s.size else 0.0
     pieces: list[tuple[int, int, SampleBlock]] = []
     for order, (side, signals) in enumerate(rec.sides.items()):
         f = signals.force_n
         cells = signals.cell_force_n
+        cop = cop_x_m_of(signals, insole_m)
         for a, b in runs(rec.time_s, np.isfinite(f), rec.fs_hz):
             s = a
             while s < b:
@@ -111,6 +153,7 @@ def blocks(
                     rec.fs_hz,
                     f[s:e],
                     cell_force_n=None if cells is None else cells[s:e],
+                    cop_x_m=None if cop is None else cop[s:e],
                 )
                 pieces.append((chunk * 2 + order, e, block))
                 s = e

@@ -43,13 +43,19 @@ F64 = npt.NDArray[np.float64]
 
 
 class SampleRing:
-    """Fixed-capacity ring of (time, force, cell forces) samples, oldest overwritten."""
+    """Fixed-capacity ring of (time, force, cell forces, CoP) samples, oldest overwritten.
+
+    Cell forces and the centre of pressure are optional channels: NaN marks samples
+    written without them, and a window that contains such a sample returns ``None``
+    for that channel (never mixes samples with and without it).
+    """
 
     def __init__(self, capacity: int = RING_CAPACITY) -> None:
         self.capacity = capacity
         self._t = np.zeros(capacity)
         self._f = np.zeros(capacity)
         self._cells: F64 | None = None
+        self._cop = np.full(capacity, np.nan)
         self._n = 0  # samples ever written since the last clear
         self.cells_dropped = 0
 
@@ -71,15 +77,17 @@ class SampleRing:
             return
         n = len(self)
         order = (self._n - n + np.arange(n)) % self.capacity
-        t, f = np.zeros(capacity), np.zeros(capacity)
-        t[:n], f[:n] = self._t[order], self._f[order]
+        t, f, cop = np.zeros(capacity), np.zeros(capacity), np.full(capacity, np.nan)
+        t[:n], f[:n], cop[:n] = self._t[order], self._f[order], self._cop[order]
         if self._cells is not None:
             cells = np.full((capacity, self._cells.shape[1]), np.nan)
             cells[:n] = self._cells[order]
             self._cells = cells
-        self._t, self._f, self.capacity, self._n = t, f, capacity, n
+        self._t, self._f, self._cop, self.capacity, self._n = t, f, cop, capacity, n
 
-    def append(self, t_s: F64, force_n: F64, cell_force_n: F64 | None) -> None:
+    def append(
+        self, t_s: F64, force_n: F64, cell_force_n: F64 | None, cop_x_m: F64 | None = None
+    ) -> None:
         """Append samples (vectorised); cells are kept only while their count is constant."""
         k = t_s.size
         if k == 0:
@@ -87,6 +95,7 @@ class SampleRing:
         if k > self.capacity:
             t_s, force_n = t_s[-self.capacity :], force_n[-self.capacity :]
             cell_force_n = None if cell_force_n is None else cell_force_n[-self.capacity :]
+            cop_x_m = None if cop_x_m is None else cop_x_m[-self.capacity :]
             self._n += k - self.capacity
             k = self.capacity
         if cell_force_n is not None:
@@ -99,12 +108,13 @@ class SampleRing:
         idx = (self._n + np.arange(k)) % self.capacity
         self._t[idx] = t_s
         self._f[idx] = force_n
+        self._cop[idx] = np.nan if cop_x_m is None else cop_x_m
         if self._cells is not None and cell_force_n is not None:
             self._cells[idx] = cell_force_n
         self._n += k
 
     def window(self, t_from_s: float, t_to_s: float) -> tuple[F64, F64, F64 | None]:
-        """Samples with ``t_from_s ≤ t ≤ t_to_s`` in time order (copies)."""
+        """Samples with ``t_from_s ≤ t ≤ t_to_s`` in time order (copies): time, force, cells."""
         n = len(self)
         order = (self._n - n + np.arange(n)) % self.capacity
         t = self._t[order]
@@ -115,6 +125,21 @@ class SampleRing:
             if not np.all(np.isfinite(cells)):
                 cells = None  # the window reaches back before the cells began
         return self._t[sel], self._f[sel], cells
+
+    def cop_window(self, t_from_s: float, t_to_s: float) -> F64 | None:
+        """The CoP of the same samples as :meth:`window`, ``None`` unless every one has it.
+
+        A CoP of exactly zero-force samples may be NaN at the vendor's choice: those are
+        tolerated (they carry no moment); any other missing CoP voids the window.
+        """
+        n = len(self)
+        order = (self._n - n + np.arange(n)) % self.capacity
+        t = self._t[order]
+        sel = order[(t >= t_from_s) & (t <= t_to_s)]
+        cop = self._cop[sel]
+        if cop.size == 0 or not np.all(np.isfinite(cop) | (self._f[sel] <= 0.0)):
+            return None
+        return cop
 
     def newest_s(self) -> float | None:
         """Time of the newest kept sample (``None`` when empty)."""
@@ -244,8 +269,13 @@ class LoadTracker:
         cell_force_n: F64 | None,
         *,
         gap: bool,
+        cop_x_m: F64 | None = None,
     ) -> None:
-        """Keep one block of a foot's insole samples (live batches and offline blocks)."""
+        """Keep one block of a foot's insole samples (live batches and offline blocks).
+
+        ``cop_x_m`` (m from the insole's heel edge, heel → toe) is the lever when the
+        cells are absent or do not match the cell map.
+        """
         ring = self.rings.setdefault(side, SampleRing())
         newest_s = ring.newest_s()
         if gap and newest_s is not None and t0_s <= newest_s:
@@ -256,16 +286,17 @@ class LoadTracker:
         ring.reserve(n + RING_CAPACITY)
         t = t0_s + np.arange(n, dtype=np.float64) / fs_hz
         cells = None
+        cop = cop_x_m if cop_x_m is not None and cop_x_m.shape == (n,) else None
         if cell_force_n is not None:
             c = cell_force_n
             if c.ndim == 2 and c.shape[0] == n and c.shape[1] == self.cell_x_fraction.size:
                 cells = c
-            else:
+            elif cop is None:
                 self._error(
                     f"{sensor_id}: {c.shape[-1] if c.ndim == 2 else '?'} cells per sample "
                     f"do not match the {self.cell_x_fraction.size}-cell map; moments skipped"
                 )
-        ring.append(t, force_n, cells)
+        ring.append(t, force_n, cells, cop)
 
     def _on_footpod(self, batch: RawBatch) -> None:
         speeds = np.asarray(batch.speed_mps, dtype=np.float64)
@@ -289,9 +320,15 @@ class LoadTracker:
         if settings is None or ring is None or not ring.covers(ic_s):
             return {}
         t, f, cells = ring.window(ic_s, to_s)
+        cop = ring.cop_window(ic_s, to_s) if cells is None else None  # cells first, CoP else
         try:
             load = contact_load(
-                t, f, settings, cell_force_n=cells, cell_x_fraction=self.cell_x_fraction
+                t,
+                f,
+                settings,
+                cell_force_n=cells,
+                cell_x_fraction=self.cell_x_fraction,
+                cop_x_m=cop,
             )
         except LoadInputError as exc:
             self._error(f"{side} contact at {ic_s:.3f} s: {exc}")

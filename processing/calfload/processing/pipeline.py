@@ -89,6 +89,7 @@ class SampleBlock:
     force_n: npt.NDArray[np.float64]
     gap_samples: int = 0
     cell_force_n: npt.NDArray[np.float64] | None = None  # (n, cells), for the load estimates
+    cop_x_m: npt.NDArray[np.float64] | None = None  # (n,), m from the heel edge; lever w/o cells
 
     @classmethod
     def from_batch(cls, batch: RawBatch) -> SampleBlock | None:
@@ -202,6 +203,7 @@ class AthletePipeline:
             block.force_n,
             block.cell_force_n,
             gap=missing > 0,
+            cop_x_m=block.cop_x_m,
         )
         if missing > 0 or expected is None:
             stream.continuous_since_s = block.t0_s
