@@ -27,6 +27,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--body-mass-kg", type=float, metavar="KG", help="overrides the file header")
     p.add_argument("--progress", action="store_true", help="progress bar even without a TTY")
+    p.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder with past sessions")
+    p.add_argument("--athlete", metavar="ID", help="compare with this athlete's past sessions")
 
 
 class _Bar:
@@ -73,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, RuntimeError) as exc:
             print(f"calfload analyze: cannot write {args.out}: {exc}", file=sys.stderr)
             return 2
+    if args.data_dir is not None and args.athlete:
+        from calfload.processing.history import history_for_steps
+
+        result.summary["history"] = history_for_steps(
+            args.data_dir, args.athlete, result.steps, result.summary["body_mass_kg"]
+        )
     if args.json:
         print(json.dumps(result.summary, indent=2))
     else:

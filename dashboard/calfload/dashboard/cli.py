@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     proc = sub.add_parser("process", help="run the live processing worker against a broker")
     proc.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL")
     proc.add_argument("--base-topic", default=topics.DEFAULT_BASE, metavar="TOPIC")
+    proc.add_argument("--data-dir", metavar="DIR", help="data folder: compare with past sessions")
 
     dash = sub.add_parser("dashboard", help="serve the live dashboard for a broker")
     dash.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL")
@@ -116,9 +117,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _process(args: argparse.Namespace) -> int:
+    from calfload.bridge.datadir import data_dir
     from calfload.processing.worker import Worker
 
-    worker = Worker(BrokerUrl.parse(args.broker), base=topics.check_base(args.base_topic))
+    folder = data_dir(args.data_dir) if args.data_dir else None
+    worker = Worker(
+        BrokerUrl.parse(args.broker), base=topics.check_base(args.base_topic), data_dir=folder
+    )
     worker.start()
     print(f"calfload worker: processing raw data from {worker.broker}; Ctrl-C to stop", flush=True)
     try:

@@ -136,7 +136,7 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
         broker = BrokerUrl("127.0.0.1", options.mqtt_port)
     else:
         broker = BrokerUrl.parse(options.broker)
-    worker = Worker(broker, base=options.base)
+    worker = Worker(broker, base=options.base, data_dir=data_dir(options.data_dir))
     worker.start()
     recordings = recordings_folder(data_dir(options.data_dir))
     recorder = Recorder(broker, recordings, base=options.base)

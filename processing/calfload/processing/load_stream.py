@@ -31,8 +31,9 @@ import numpy.typing as npt
 from calfload.bridge.messages import SCHEMA, AthleteInfo, RawBatch, Side
 from calfload.bridge.simulator import CELL_XY_FRACTION
 from calfload.processing.athlete import AthleteSettings, SettingsError
+from calfload.processing.history import History, compact, compare
 from calfload.processing.load import ContactLoad, LoadInputError, contact_load, spring_mass_load
-from calfload.processing.messages import LoadSummary, StepMessage
+from calfload.processing.messages import LoadHistory, LoadSummary, StepMessage
 from calfload.processing.session import SYMMETRY_METRICS, LoadTotals, SessionLoad
 
 #: Samples kept per foot: ≥ the longest contact (1.5 s) at 200 Hz, with margin.
@@ -214,6 +215,8 @@ class LoadTracker:
     session: SessionLoad | None = None
     errors: int = 0
     last_error: str = ""
+    history: History | None = None  # past sessions, read once (optional)
+    history_t_s: float = 0.0  # this session's start (epoch s) for the 30-day window
     _footpod_seen: bool = False
     _last_ic_s: float | None = None
     _pending_distance_m: float = 0.0
@@ -395,6 +398,11 @@ class LoadTracker:
             symmetry_pct={k: _r(v, 2) for k, v in totals.symmetry_pct.items()},
             left_mean={k: round(v, 4) for k, v in totals.means_left.items()},
             right_mean={k: round(v, 4) for k, v in totals.means_right.items()},
+            history=None
+            if self.history is None
+            else LoadHistory(
+                **compact(compare(self.history, self.history_t_s, totals.achilles_impulse_bws))
+            ),
         )
 
 

@@ -66,6 +66,23 @@ class SideSummary(Message, frozen=True, kw_only=True):
     peak_force_bw_mean: float | None
 
 
+class LoadHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """This session's cumulative Achilles load against the largest of the last 30 days.
+
+    ``ratio_to_max_30d`` = current / 30-day maximum (``None`` without history); ``band``
+    and ``hazard_ratio`` follow the single-session spike bands (``docs/load.md``);
+    ``extrapolated`` is true because the bands were published for distance, not load.
+    """
+
+    metric: str
+    ratio_to_max_30d: float | None = None
+    max_30d: float | None = None
+    sessions_30d: int = 0
+    band: str
+    hazard_ratio: float | None = None
+    extrapolated: bool = True
+
+
 class LoadSummary(Message, frozen=True, kw_only=True):
     """Session load totals of one athlete (both feet); see ``docs/load.md``.
 
@@ -84,6 +101,7 @@ class LoadSummary(Message, frozen=True, kw_only=True):
     symmetry_pct: dict[str, float | None] = msgspec.field(default_factory=dict)
     left_mean: dict[str, float] = msgspec.field(default_factory=dict)
     right_mean: dict[str, float] = msgspec.field(default_factory=dict)
+    history: LoadHistory | None = None
 
 
 class SessionSummary(Message, frozen=True, kw_only=True):

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
@@ -18,6 +19,7 @@ from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, AthleteInfo, MessageError, RawBatch, decode, encode
 from calfload.bridge.mqtt import BrokerUrl, forget_session, make_client, new_client_id
 from calfload.processing.athlete import AthleteSettings
+from calfload.processing.history import read_history
 from calfload.processing.load_stream import settings_from_info
 from calfload.processing.messages import WorkerState
 from calfload.processing.pipeline import AthletePipeline
@@ -44,8 +46,11 @@ class Worker:
     MQTT callbacks run on paho's network thread; all state lives behind one lock.
     """
 
-    def __init__(self, broker: BrokerUrl, *, base: str = topics.DEFAULT_BASE) -> None:
+    def __init__(
+        self, broker: BrokerUrl, *, base: str = topics.DEFAULT_BASE, data_dir: Path | None = None
+    ) -> None:
         self.broker = broker
+        self.data_dir = data_dir  # recorded sessions, for the history comparison (optional)
         self.base = topics.check_base(base)
         self.worker_id = f"worker-{socket.gethostname()}"
         self.stats = WorkerStats()
@@ -167,6 +172,10 @@ class Worker:
                 )
                 if batch.athlete in self.settings:
                     pipeline.load.set_settings(self.settings[batch.athlete])
+                if self.data_dir is not None:  # once per athlete: past sessions' totals
+                    started = time.time()
+                    pipeline.load.history = read_history(self.data_dir, batch.athlete, started)
+                    pipeline.load.history_t_s = started
             steps = pipeline.on_batch(batch)
             self.stats.batches_ok += 1
             now = time.time()
