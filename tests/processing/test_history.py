@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -129,3 +130,17 @@ def test_analyze_json_reports_the_history(
     assert hist["band"] == "spike-over-100"
     assert main(["analyze", str(path), "--json"]) == 0
     assert "history" not in json.loads(capsys.readouterr().out)
+
+
+def test_contract_example_history_is_consistent() -> None:
+    from calfload.bridge.messages import decode
+    from calfload.processing.messages import SessionSummary
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
+    examples = re.findall(r"<!-- example: SessionSummary -->\s*```json\n(.*?)```", doc, re.S)
+    payload = next(e for e in examples if '"history"' in e)
+    load = decode(payload, SessionSummary).load
+    assert load is not None and load.history is not None
+    h = load.history
+    assert h.max_30d and h.ratio_to_max_30d == round(load.achilles_impulse_bws / h.max_30d, 3)
+    assert (h.band, h.hazard_ratio) == ("within", 1.0)
