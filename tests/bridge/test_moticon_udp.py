@@ -225,3 +225,23 @@ def test_implausible_values_mark_only_that_group_missing() -> None:
     left = s.feet["left"]
     assert left.acc_mps2 is None and left.pressure_ncm2 is None
     assert left.gyr_dps is not None and left.total_force_n == 700.0
+
+
+def test_source_sends_the_cop_as_a_fraction_of_the_insole_length() -> None:
+    samples = simulated_samples(40)
+    src = _source(samples_per_batch=10)
+    batches = []
+    for k, s in enumerate(samples):
+        batches += src.process(1000.0 + k / 100, moticon_udp.encode(s))
+    batches += src.flush()
+    for side in ("left", "right"):
+        got = [c for b in batches if b.side == side for c in (b.cop_x_frac or [])]
+        cops = [s.feet[side].cop for s in samples]
+        assert all(c is not None for c in cops)
+        want = [float(c[0]) + 0.5 for c in cops if c is not None]  # −0.5 heel … +0.5 toe
+        assert got == pytest.approx(want, abs=1e-4)
+    datagram = HAND_DATAGRAM.decode().split()
+    datagram[7] = "nan"  # the left CoP of this sample is missing
+    one = _source(samples_per_batch=1).process(1.0, " ".join(datagram).encode())
+    left = [b for b in one if b.side == "left"]
+    assert left and left[0].force_n == [700.0] and left[0].cop_x_frac is None

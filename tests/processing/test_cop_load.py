@@ -103,3 +103,32 @@ def test_moticon_walking_gets_plausible_moments_and_achilles_force(shared_data: 
     # walking Achilles force 2.7–3.95 BW (Demangeot 2023 review; moment arms vary).
     assert 1.3 < moment_nm_kg < 2.3
     assert 2.7 * 0.8 < at_bw < 3.95 * 1.35
+
+
+def test_live_batches_with_a_cop_fraction_equal_offline(shared_data: Path) -> None:
+    """RawBatch.cop_x_frac (what the Moticon UDP bridge sends) gives the offline steps."""
+    from calfload.bridge.messages import SCHEMA, RawBatch
+    from calfload.processing.analyze import blocks
+    from calfload.processing.pipeline import AthletePipeline
+
+    rec = read_any(shared_data / MOTICON)
+    mass = 810.0 / 9.80665
+    offline = analyze(rec, body_mass_kg=mass).steps
+    live = AthletePipeline("file", mass)
+    steps: list[StepMessage] = []
+    for seq, (_, b) in enumerate(blocks(rec, 100)):  # analyze's default: 1 s
+        assert b.cop_x_m is not None
+        batch = RawBatch(
+            schema=SCHEMA, sensor_id=b.sensor_id, athlete="file", side=b.side,
+            placement="insole", family="moticon-udp", seq=seq, t0_s=b.t0_s, fs_hz=b.fs_hz,
+            n=b.force_n.size, force_n=b.force_n.tolist(),
+            cop_x_frac=(b.cop_x_m / DEFAULT_FOOT_LENGTH_M).tolist(),
+        )  # fmt: skip
+        steps += live.on_batch(batch)
+    steps += live.flush()
+    steps.sort(key=lambda s: (s.ic_s, s.side))
+    assert len(steps) == len(offline) == 14
+    for got, want in zip(steps, offline, strict=True):
+        assert (got.side, got.ic_s, got.to_s) == (want.side, want.ic_s, want.to_s)
+        for name in MOMENT_FIELDS:
+            assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-6), name

@@ -47,6 +47,7 @@ class RawBatch(Message, frozen=True, kw_only=True):
     gap_samples: int = 0
     force_n: list[float] | None = None
     cell_force_n: list[list[float]] | None = None
+    cop_x_frac: list[float] | None = None  # CoP along the insole: 0 heel edge … 1 toe end
     acc_mps2: list[list[float]] | None = None
     gyr_dps: list[list[float]] | None = None
     speed_mps: list[float] | None = None

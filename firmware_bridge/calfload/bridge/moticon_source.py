@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class _Pending:
     force_n: list[float] = field(default_factory=list)
     acc: list[FloatArray] = field(default_factory=list)
     gyr: list[FloatArray] = field(default_factory=list)
+    cop_x_frac: list[float] = field(default_factory=list)  # NaN where a sample has no CoP
     has_imu: tuple[bool, bool] = (False, False)
 
 
@@ -219,6 +221,9 @@ class MoticonUdpSource:
             p.acc.append(foot.acc_mps2)
         if foot.gyr_dps is not None:
             p.gyr.append(foot.gyr_dps)
+        # OpenGo's normalised CoP X runs heel (−0.5) → toe (+0.5) along the insole (in the
+        # reference export, stance sweeps −0.36 → +0.33): the fraction from the heel edge.
+        p.cop_x_frac.append(float(foot.cop[0]) + 0.5 if foot.cop is not None else math.nan)
         if len(p.t_us) >= self.spec.samples_per_batch:
             out += self._close(side)
         return out
@@ -256,6 +261,9 @@ class MoticonUdpSource:
             force_n=np.round(p.force_n, 2).tolist(),
             acc_mps2=np.round(p.acc, 3).tolist() if p.has_imu[0] else None,
             gyr_dps=np.round(p.gyr, 2).tolist() if p.has_imu[1] else None,
+            cop_x_frac=np.round(p.cop_x_frac, 4).tolist()
+            if all(math.isfinite(c) for c in p.cop_x_frac)
+            else None,  # only whole batches: never mix samples with and without a CoP
         )
         self._seq[side] += 1
         return [batch]

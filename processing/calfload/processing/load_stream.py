@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from calfload.bridge.messages import SCHEMA, AthleteInfo, RawBatch, Side
 from calfload.bridge.simulator import CELL_XY_FRACTION
-from calfload.processing.athlete import AthleteSettings, SettingsError
+from calfload.processing.athlete import DEFAULT_FOOT_LENGTH_M, AthleteSettings, SettingsError
 from calfload.processing.history import History, compact, compare
 from calfload.processing.load import ContactLoad, LoadInputError, contact_load, spring_mass_load
 from calfload.processing.messages import LoadHistory, LoadSummary, StepMessage
@@ -226,6 +226,10 @@ class LoadTracker:
         if self.session is not None:
             self.session.body_mass_kg = settings.body_mass_kg
             self.session.budget_bw_s = settings.load_budget_bw_s
+
+    def insole_length_m(self) -> float:
+        """Insole length that scales a live CoP fraction (settings, else the default foot)."""
+        return self.settings.insole_m if self.settings is not None else DEFAULT_FOOT_LENGTH_M
 
     def settings_for(self, body_mass_kg: float | None) -> AthleteSettings | None:
         """The athlete's settings, or defaults around a known body mass."""

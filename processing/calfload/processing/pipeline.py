@@ -92,10 +92,14 @@ class SampleBlock:
     cop_x_m: npt.NDArray[np.float64] | None = None  # (n,), m from the heel edge; lever w/o cells
 
     @classmethod
-    def from_batch(cls, batch: RawBatch) -> SampleBlock | None:
+    def from_batch(cls, batch: RawBatch, insole_length_m: float = 0.0) -> SampleBlock | None:
+        """The batch's insole samples; a ``cop_x_frac`` becomes metres × ``insole_length_m``."""
         if batch.force_n is None:
             return None
         force = np.asarray(batch.force_n, dtype=np.float64)
+        cop = None
+        if batch.cop_x_frac is not None and insole_length_m > 0:
+            cop = np.asarray(batch.cop_x_frac, dtype=np.float64) * insole_length_m
         cells = None
         if batch.cell_force_n is not None:
             try:
@@ -103,7 +107,14 @@ class SampleBlock:
             except ValueError:  # ragged rows: keep the force; the load tracker reports it
                 cells = np.empty((0,))
         return cls(
-            batch.side, batch.sensor_id, batch.t0_s, batch.fs_hz, force, batch.gap_samples, cells
+            batch.side,
+            batch.sensor_id,
+            batch.t0_s,
+            batch.fs_hz,
+            force,
+            batch.gap_samples,
+            cells,
+            cop,
         )
 
 
@@ -150,7 +161,7 @@ class AthletePipeline:
         if batch.force_n is None:
             self.load.on_batch(batch, gap=False)  # footpod distance
             return self._on_imu_batch(batch)
-        block = SampleBlock.from_batch(batch)
+        block = SampleBlock.from_batch(batch, self.load.insole_length_m())
         if block is None:
             return []
         imu_contacts: list[Contact] | None = None
