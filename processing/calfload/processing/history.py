@@ -17,6 +17,7 @@ reported, never fatal.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -57,8 +58,10 @@ def past_session(path: Path) -> tuple[str, PastSession]:
         started = float(meta.get("started_s") or 0.0)
         athlete = meta.get("athlete", "")
         load: dict[str, Any] | None = None
-        for summary in reversed(store.summaries(conn)):
-            if isinstance(summary.get("load"), dict):
+        # Newest first, one row at a time: usually only the last summary is decoded.
+        for (raw,) in conn.execute("SELECT message FROM summaries ORDER BY t_s DESC"):
+            summary = json.loads(raw)
+            if isinstance(summary, dict) and isinstance(summary.get("load"), dict):
                 load = summary["load"]
                 break
         if load is not None:
