@@ -132,3 +132,13 @@ def test_live_batches_with_a_cop_fraction_equal_offline(shared_data: Path) -> No
         assert (got.side, got.ic_s, got.to_s) == (want.side, want.ic_s, want.to_s)
         for name in MOMENT_FIELDS:
             assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-6), name
+
+
+def test_validation_section_meets_its_targets(shared_data: Path) -> None:
+    from calfload.processing.validation import moticon_load
+
+    section = moticon_load.run(shared_data)
+    assert section.passed, section.markdown
+    assert section.metrics["sim_max_rel_diff"] <= moticon_load.EQUAL_REL
+    lo, hi = moticon_load.MOMENT_NM_KG_RANGE
+    assert lo < section.metrics["moticon_moment_nm_kg_median"] < hi
