@@ -18,6 +18,7 @@ case "${1:-}" in
   test)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
     command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
+    command -v pdftoppm >/dev/null || need+=(poppler-utils)  # report PDF pages as images
     { command -v gcc >/dev/null && command -v g++ >/dev/null; } || need+=(g++)
     ;;
   *)

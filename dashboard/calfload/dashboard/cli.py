@@ -18,6 +18,7 @@ from calfload.dashboard import (
     linkcli,
     protocolcli,
     record_cli,
+    report_cli,
     sessions_cli,
     usercli,
 )
@@ -34,6 +35,7 @@ PLUGINS = (
     sessions_cli,
     export_cli,
     protocolcli,
+    report_cli,
 )
 """Subcommands in their own modules: ``COMMAND``, ``add_parser(sub)``, ``run(args)``."""
 

@@ -97,5 +97,6 @@ def filters(base: str) -> list[str]:
         f"{base}/sensor/+/availability",
         f"{base}/session/+/control",
         f"{base}/marker/+",
+        f"{base}/protocol/+/events",  # the protocol runner's topic
         f"{base}/protocol/+/event",
     ]

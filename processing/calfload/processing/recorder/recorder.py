@@ -236,7 +236,7 @@ class Recorder:
                     self._control(athlete, decode(payload, rm.SessionControl))
                 case ["marker", athlete]:
                     self._marker(athlete, decode(payload, rm.Marker))
-                case ["protocol", athlete, "event"]:
+                case ["protocol", athlete, "events" | "event"]:
                     self._protocol(athlete, payload)
                 case _:
                     return
