@@ -8,8 +8,12 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -27,6 +31,7 @@ from calfload.processing.recorder import messages as rm
 from calfload.processing.recorder import store
 from calfload.processing.recorder.recorder import Recorder
 from tests.conftest import CHROMIUM_ARGS
+from tests.dashboard.conftest import RunningDashboard, session_headers
 from tests.protocols.simdata import raw_batches, steps_from
 from tests.recorder.sim import session
 
@@ -300,3 +305,47 @@ def _pgm(path: Path) -> np.ndarray:
     assert fields[0] == b"P5" and int(fields[3]) == 255
     w, h = int(fields[1]), int(fields[2])
     return np.frombuffer(raw[len(raw) - w * h :], dtype=np.uint8).reshape(h, w).astype(float)
+
+
+@pytest.mark.broker
+def test_sessions_page_serves_the_report_to_therapists_only(
+    recorded: Recorded, dashboard: RunningDashboard
+) -> None:
+    folder = dashboard.data_dir / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    for sid in (recorded.session_id, recorded.previous_id):
+        shutil.copy(recorded.folder / f"{sid}.sqlite3", folder)
+    url = f"{dashboard.url}/sessions/{recorded.session_id}/report"
+    assert _get(url).status == 303  # to the login page
+    headers = session_headers(dashboard.data_dir)
+    page = _get(f"{dashboard.url}/sessions", headers)
+    assert f'href="/sessions/{recorded.session_id}/report"' in page.body
+    reply = _get(url, headers)
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/html")
+    for name in SECTIONS:
+        _section(reply.body, name)
+    assert recorded.previous_id in _section(reply.body, "comparison")
+    assert "<script" not in reply.body
+    assert _get(f"{dashboard.url}/sessions/nobody-1/report", headers).status == 404
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Message
+    body: str
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> Reply:
+    """One GET, redirects not followed."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
+            return Reply(r.status, r.headers, r.read().decode())
+    except urllib.error.HTTPError as err:
+        return Reply(err.code, err.headers, err.read().decode())

@@ -12,6 +12,7 @@ CSRF token on every POST):
   :class:`~calfload.processing.recorder.messages.Marker` stamped with the dashboard
   host's clock. Scripts call it with the session cookie and the ``X-CSRF-Token`` header;
   machines without a login publish the marker on MQTT instead (``docs/contract.md``);
+* ``GET /sessions/<id>/report``: the session's report as HTML (``docs/reports.md``);
 * ``POST /sessions/<id>/replay`` (``speed`` 1–20): the recording's athlete info, steps and
   summaries are fed into the live state as athlete ``<athlete>.replay`` at that speed
   (step and summary times mapped onto the replay clock), so the grid and the athlete
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from html import escape
@@ -40,6 +42,7 @@ from calfload.bridge.messages import SCHEMA, AthleteInfo, Message, encode
 from calfload.bridge.topics import check_id
 from calfload.dashboard.auth import Therapist, form_fields, require_therapist
 from calfload.dashboard.authpages import csrf_field
+from calfload.dashboard.reports.render import report_html
 from calfload.dashboard.state import LiveState, Received
 from calfload.dashboard.state import Route as StateRoute
 from calfload.processing.messages import SessionSummary, StepMessage
@@ -81,6 +84,7 @@ class SessionsPage:
             Route("/sessions/note", self.control, methods=["POST"]),
             Route("/sessions/marker", self.marker, methods=["POST"]),
             Route("/sessions/{session_id}/replay", self.replay, methods=["POST"]),
+            Route("/sessions/{session_id}/report", self.report, methods=["GET"]),
         ]
 
     # -- pages --
@@ -176,7 +180,8 @@ class SessionsPage:
                     '<select name="speed" data-testid="replay-speed">'
                     '<option value="1">1×</option><option value="4">4×</option>'
                     '<option value="10">10×</option></select>'
-                    '<button type="submit" data-testid="replay">Replay</button></form>'
+                    '<button type="submit" data-testid="replay">Replay</button></form> '
+                    f'<a href="/sessions/{sid}/report" data-testid="report">report</a>'
                     "</td></tr>\n"
                 )
             parts.append("</tbody>\n</table>\n</section>\n")
@@ -256,6 +261,19 @@ class SessionsPage:
             return await self._error(therapist, str(exc), 404)
         rid = await self.start_replay(path, speed)
         return RedirectResponse(f"/#{rid}", 303)
+
+    async def report(self, request: Request) -> Response:
+        """The session's report (``docs/reports.md``) as one HTML page."""
+        therapist = require_therapist(request)
+        sid = request.path_params["session_id"]
+        try:
+            if sid.startswith(".") or sid.endswith(store.SUFFIX):
+                raise ValueError(f"no session {sid!r}")
+            path = store.session_path(self.folder, sid)
+            html = await asyncio.to_thread(report_html, path, self.folder)
+        except (ValueError, sqlite3.Error) as exc:
+            return await self._error(therapist, str(exc), 404)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def start_replay(self, path: Path, speed: float) -> str:
         """Feed a recording into the live state as ``<athlete>.replay``; returns that id."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from calfload.dashboard.reports import svg
-from calfload.dashboard.reports.data import ProtocolRun, ReportData, SideReport
+from calfload.dashboard.reports.data import ProtocolRun, ReportData, SideReport, gather
 from calfload.processing.protocols.results import HeelRiseMetrics, ProtocolResult
 
 LEFT_COLOR, RIGHT_COLOR = "#1f6fb4", "#d1495b"
@@ -477,3 +478,8 @@ def render_html(d: ReportData) -> str:
         + "".join(parts)
         + "</body></html>\n"
     )
+
+
+def report_html(path: Path, folder: Path | None = None) -> str:
+    """The report of the session file ``path`` (its athlete's history from ``folder``)."""
+    return render_html(gather(path, folder))
