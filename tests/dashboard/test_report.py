@@ -21,12 +21,14 @@ import pytest
 
 from calfload.bridge.messages import SCHEMA, AthleteInfo, RawBatch, SensorQuality, Side, encode
 from calfload.bridge.mqtt import BrokerUrl
-from calfload.bridge.sim_protocols import CalfTaskSimulator, HeelRiseBout
+from calfload.bridge.sim_protocols import CalfTaskSimulator, HeelRiseBout, StagedGaitSimulator
 from calfload.bridge.simulator import AthleteProfile
 from calfload.dashboard.cli import main
 from calfload.dashboard.reports.data import gather
 from calfload.dashboard.reports.render import SECTIONS, render_html
+from calfload.processing.protocols.definition import parse
 from calfload.processing.protocols.messages import ProtocolEvent
+from calfload.processing.protocols.scoring import AthleteContext, StageMark, score
 from calfload.processing.recorder import messages as rm
 from calfload.processing.recorder import store
 from calfload.processing.recorder.recorder import Recorder
@@ -349,3 +351,93 @@ def _get(url: str, headers: dict[str, str] | None = None) -> Reply:
             return Reply(r.status, r.headers, r.read().decode())
     except urllib.error.HTTPError as err:
         return Reply(err.code, err.headers, err.read().decode())
+
+
+TREADMILL = """
+name = "report-stages"
+title = "Three short treadmill stages"
+kind = "treadmill"
+[[stage]]
+name = "slow"
+task = "run"
+duration_s = 10
+speed_mps = 2.5
+steady_last_s = 5
+[[stage]]
+name = "mid"
+task = "run"
+duration_s = 10
+speed_mps = 3.5
+steady_last_s = 5
+[[stage]]
+name = "fast"
+task = "run"
+duration_s = 10
+speed_mps = 4.5
+steady_last_s = 5
+"""
+
+
+def test_treadmill_report_has_the_stage_table_and_bars_of_the_scored_stages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    athlete = "tread1"
+    file = tmp_path / "stages.toml"
+    file.write_text(TREADMILL, encoding="utf-8")
+    protocol = parse(TREADMILL)
+    sim = StagedGaitSimulator(AthleteProfile(athlete, "Tom", body_mass_kg=70.0, seed=4))
+    t0 = 1.0  # the simulator's clock starts at 0
+    marks = []
+    for i, stage in enumerate(protocol.stages):
+        start = t0 + 10.0 * i
+        sim.set_speed(start, stage.speed_mps or 0.0)
+        marks.append(StageMark(i, start, start + 10.0))
+    raw = raw_batches(sim, athlete, 0.0, t0 + 30.5)
+    steps = steps_from(raw, athlete, 70.0)
+    expected = score(protocol, marks, AthleteContext(athlete, 70.0), steps=steps)
+    r = Recorder(BrokerUrl("127.0.0.1", 1), tmp_path / "data" / "recordings")
+    info = AthleteInfo(schema=SCHEMA, athlete=athlete, name="Tom", body_mass_kg=70.0, sensors=[])
+    r.handle(f"calfload/athlete/{athlete}/info", encode(info))
+    for b in raw:
+        r.handle(f"calfload/raw/{athlete}/{b.side}/{b.sensor_id}", encode(b))
+    for s in steps:
+        r.handle(f"calfload/steps/{athlete}/{s.side}", encode(s))
+    for m in marks:
+        for kind, t in (("stage-start", m.start_s), ("stage-end", m.end_s)):
+            e = ProtocolEvent(
+                schema=SCHEMA,
+                athlete=athlete,
+                protocol=protocol.name,
+                run_id="t1",
+                kind=kind,  # type: ignore[arg-type]
+                t_s=t,
+                stage_index=m.index,
+                task="run",
+            )
+            r.handle(f"calfload/protocol/{athlete}/events", encode(e))
+    assert r.stats.messages_rejected == 0, r.stats.last_error
+    sid = r.sessions[athlete].writer.session_id
+    r._commit_all()
+    r._close(athlete, "test")
+    out = tmp_path / "t.html"
+    args = ["report", sid, "--data-dir", str(tmp_path / "data"), "--out", str(out)]
+    # without the lab's protocol file the run is listed but cannot be scored
+    assert main(args) == 0
+    assert "Not scored: no protocol named" in out.read_text(encoding="utf-8")
+    assert main([*args, "--protocol", str(file)]) == 0
+    capsys.readouterr()
+    html = out.read_text(encoding="utf-8")
+    protocols = _section(html, "protocols")
+    assert "Treadmill stages" in protocols and "GCT per stage" in protocols
+    text = _text(protocols)
+    for scored in expected.stages:
+        run = scored.run
+        assert run is not None and run.left.gct_ms is not None and run.right.gct_ms is not None
+        row = (
+            f"{scored.name} {run.speed_mps:.1f} {run.steps} {run.cadence_spm:.0f} "
+            f"{run.left.gct_ms:.1f} {run.right.gct_ms:.1f}"
+        )
+        assert row in text
+    # one bar per stage and side
+    bars = protocols[protocols.index("GCT per stage") :]
+    assert bars.count("<rect") - bars.count('y="4" width="10"') - 1 == 2 * len(expected.stages)

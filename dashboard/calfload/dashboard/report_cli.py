@@ -23,12 +23,20 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the gathered data as JSON")
     p.add_argument("--sex", choices=("male", "female"), help="athlete's sex, for test norms")
     p.add_argument("--age", type=float, metavar="YEARS", help="athlete's age, for test norms")
+    p.add_argument(
+        "--protocol",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a protocol file the session ran that is not built in (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from calfload.bridge.datadir import data_dir
     from calfload.dashboard.reports.data import gather
     from calfload.dashboard.reports.render import render_html
+    from calfload.processing.protocols.definition import load
     from calfload.processing.recorder.store import recordings_folder, session_path
 
     if args.out is None and not args.json:
@@ -38,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: the file must end in .html or .pdf")
     folder = recordings_folder(data_dir(args.data_dir))
     path = session_path(folder, args.session)
-    data = gather(path, folder, sex=args.sex, age_y=args.age)
+    protocols = [load(f) for f in args.protocol]
+    data = gather(path, folder, sex=args.sex, age_y=args.age, protocols=protocols)
     if args.json:
         sys.stdout.write(data.to_json().decode() + "\n")
     if args.out is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from calfload.bridge.messages import SCHEMA, RawBatch
 from calfload.processing.messages import StepMessage
-from calfload.processing.protocols.definition import resolve
+from calfload.processing.protocols.definition import Protocol, resolve
 from calfload.processing.protocols.messages import ProtocolEvent, marks_from_events
 from calfload.processing.protocols.results import ProtocolResult
 from calfload.processing.protocols.scoring import AthleteContext, Sex, score
@@ -214,8 +214,12 @@ def protocol_runs(
     athlete: AthleteContext,
     steps: Sequence[dict[str, Any]],
     raw: Sequence[RawBatch],
+    protocols: Mapping[str, Protocol] | None = None,
 ) -> list[ProtocolRun]:
-    """Every protocol run in the recorded events, re-scored from the recording."""
+    """Every protocol run in the recorded events, re-scored from the recording.
+
+    A run's protocol is looked up by its name in ``protocols`` (a lab's own files), then
+    among the built-in templates."""
     decoded: dict[str, list[ProtocolEvent]] = {}
     for e in events:
         if e["kind"] != "protocol":
@@ -236,7 +240,7 @@ def protocol_runs(
         name = evs[0].protocol
         marks = marks_from_events(evs)
         try:
-            protocol = resolve(name)
+            protocol = (protocols or {}).get(name) or resolve(name)
         except ValueError as exc:
             out.append(ProtocolRun(run_id=run_id, protocol=name, result=None, note=str(exc)))
             continue
@@ -346,9 +350,11 @@ def gather(
     *,
     sex: Sex | None = None,
     age_y: float | None = None,
+    protocols: Sequence[Protocol] = (),
 ) -> ReportData:
     """The report's data for the session file ``path``; ``folder`` holds the athlete's
-    other sessions (default: the session's own folder). ``sex``/``age_y`` select norms."""
+    other sessions (default: the session's own folder). ``sex``/``age_y`` select norms;
+    ``protocols``: definitions of protocols that are not built in (matched by name)."""
     folder = folder or path.parent
     with store.open_session(path) as conn:
         meta = store.read_meta(conn, path)
@@ -414,7 +420,7 @@ def gather(
         sensors=sensor_rows,
         sides=[side_report(side, steps, started) for side in ("left", "right")],
         steps=len(steps),
-        protocols=protocol_runs(events, ctx, steps, raw),
+        protocols=protocol_runs(events, ctx, steps, raw, {p.name: p for p in protocols}),
         events=[
             EventRow(
                 t_s=e["t_s"],
