@@ -427,6 +427,11 @@ def test_treadmill_report_has_the_stage_table_and_bars_of_the_scored_stages(
     assert main([*args, "--protocol", str(file)]) == 0
     capsys.readouterr()
     html = out.read_text(encoding="utf-8")
+    # the lab's protocol folder serves as well
+    (tmp_path / "data" / "protocols").mkdir()
+    shutil.copy(file, tmp_path / "data" / "protocols")
+    assert main(args) == 0
+    assert out.read_text(encoding="utf-8") == html
     protocols = _section(html, "protocols")
     assert "Treadmill stages" in protocols and "GCT per stage" in protocols
     text = _text(protocols)

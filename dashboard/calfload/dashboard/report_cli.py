@@ -28,13 +28,13 @@ def add_parser(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="a protocol file the session ran that is not built in (repeatable)",
+        help="a protocol file the session ran (besides the built-in ones and DIR/protocols)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from calfload.bridge.datadir import data_dir
-    from calfload.dashboard.reports.data import gather
+    from calfload.dashboard.reports.data import gather, lab_protocols
     from calfload.dashboard.reports.render import render_html
     from calfload.processing.protocols.definition import load
     from calfload.processing.recorder.store import recordings_folder, session_path
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: the file must end in .html or .pdf")
     folder = recordings_folder(data_dir(args.data_dir))
     path = session_path(folder, args.session)
-    protocols = [load(f) for f in args.protocol]
+    protocols = lab_protocols(data_dir(args.data_dir) / "protocols")
+    protocols += [load(f) for f in args.protocol]
     data = gather(path, folder, sex=args.sex, age_y=args.age, protocols=protocols)
     if args.json:
         sys.stdout.write(data.to_json().decode() + "\n")

@@ -22,7 +22,7 @@ import numpy as np
 
 from calfload.bridge.messages import SCHEMA, RawBatch
 from calfload.processing.messages import StepMessage
-from calfload.processing.protocols.definition import Protocol, resolve
+from calfload.processing.protocols.definition import Protocol, ProtocolError, load, resolve
 from calfload.processing.protocols.messages import ProtocolEvent, marks_from_events
 from calfload.processing.protocols.results import ProtocolResult
 from calfload.processing.protocols.scoring import AthleteContext, Sex, score
@@ -263,6 +263,19 @@ def protocol_runs(
                 note="stopped before the end" if aborted else "",
             )
         )
+    return out
+
+
+def lab_protocols(folder: Path) -> list[Protocol]:
+    """The lab's own protocol files (``<data folder>/protocols/*.toml|json``, as the
+    dashboard's ``/protocols`` page reads them); unreadable files are skipped."""
+    out = []
+    if folder.is_dir():
+        for path in sorted([*folder.glob("*.toml"), *folder.glob("*.json")]):
+            try:
+                out.append(load(path))
+            except ProtocolError:
+                continue
     return out
 
 

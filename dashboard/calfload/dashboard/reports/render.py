@@ -13,7 +13,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from calfload.dashboard.reports import svg
-from calfload.dashboard.reports.data import ProtocolRun, ReportData, SideReport, gather
+from calfload.dashboard.reports.data import (
+    ProtocolRun,
+    ReportData,
+    SideReport,
+    gather,
+    lab_protocols,
+)
 from calfload.processing.protocols.results import HeelRiseMetrics, ProtocolResult
 
 LEFT_COLOR, RIGHT_COLOR = "#1f6fb4", "#d1495b"
@@ -481,5 +487,7 @@ def render_html(d: ReportData) -> str:
 
 
 def report_html(path: Path, folder: Path | None = None) -> str:
-    """The report of the session file ``path`` (its athlete's history from ``folder``)."""
-    return render_html(gather(path, folder))
+    """The report of the session file ``path`` (its athlete's history from ``folder``;
+    the lab's protocol files from the ``protocols`` folder beside it)."""
+    folder = folder or path.parent
+    return render_html(gather(path, folder, protocols=lab_protocols(folder.parent / "protocols")))
