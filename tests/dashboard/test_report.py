@@ -200,6 +200,8 @@ def test_gathered_data_match_the_recording(recorded: Recorded) -> None:
     assert c["excess_pct"] == pytest.approx(
         100 * (data.achilles_impulse_bws - past.achilles_impulse_bws) / past.achilles_impulse_bws
     )
+    # the runner's protocol events reach the recorder through its subscriptions
+    assert "calfload/protocol/+/events" in rm.filters("calfload")
     kinds = {e.kind for e in data.events}
     assert {"note", "marker", "jump"} <= kinds
 
