@@ -387,6 +387,9 @@ def gather(
             quality[sensor_id] = msgspec.json.decode(message)
         sensor_rows = []
         raw: list[RawBatch] = []
+        # raw samples are only needed where a protocol ran (a little margin either side)
+        run_times = [e["t_s"] for e in events if e["kind"] == "protocol"]
+        window = (min(run_times) - 5.0, max(run_times) + 5.0) if run_times else None
         for s in store.sensors(conn):
             samples = store.read_samples(conn, s.sensor_id)
             t = samples.t_s if samples is not None else np.zeros(0)
@@ -407,8 +410,9 @@ def gather(
                     **_quality_fields(quality.get(s.sensor_id, {})),
                 )
             )
-            if samples is not None:
-                raw.extend(batches_from_samples(s, samples))
+            if samples is not None and window is not None:
+                inside = (samples.t_s >= window[0]) & (samples.t_s <= window[1])
+                raw.extend(batches_from_samples(s, samples.select(inside)))
         impulse, distance = session_load(conn, mass)
     athlete = meta.get("athlete", row.athlete)
     started = row.started_s
