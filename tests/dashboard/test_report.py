@@ -51,6 +51,8 @@ class Recorded:
     bouts: dict[str, HeelRiseBout]
     truth_heights_m: dict[str, list[float]]
     lost_samples: int
+    pause_s: float
+    """The pause between the run and the heel-rise test: a gap in the samples."""
 
 
 def _record(
@@ -167,6 +169,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
         {"left": left, "right": right},
         {"left": sim.true_heights_m(left), "right": sim.true_heights_m(right)},
         7,
+        start - end_run,
     )
 
 
@@ -183,6 +186,8 @@ def test_gathered_data_match_the_recording(recorded: Recorded) -> None:
     sensors = {s.side: s for s in data.sensors}
     assert {k: s.loss_pct for k, s in sensors.items()} == LOSS_PCT
     assert sensors["left"].lost_samples == recorded.lost_samples
+    assert sensors["left"].gaps == 1
+    assert sensors["left"].longest_gap_s == pytest.approx(recorded.pause_s, abs=0.011)
     (run,) = data.protocols
     assert run.result is not None and run.result.complete
     hr = {s.heel_rise.side: s.heel_rise for s in run.result.stages if s.heel_rise is not None}
