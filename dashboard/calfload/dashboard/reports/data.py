@@ -5,7 +5,8 @@ side, the protocol runs re-scored from the recorded raw samples and protocol eve
 (:func:`calfload.processing.protocols.scoring.score`, the same code the live runner
 uses), data quality from the stored sensor-quality messages and the samples' gaps, and
 the load compared with the athlete's earlier sessions (BJSM 2025 30-day maximum rule,
-:func:`calfload.processing.session.compare_with_history`).
+:func:`calfload.processing.session.compare_with_history`; each session's totals from
+:func:`calfload.processing.history.past_session`, as the live worker reads them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import msgspec
 import numpy as np
 
 from calfload.bridge.messages import SCHEMA, RawBatch
+from calfload.processing.history import past_session
 from calfload.processing.messages import StepMessage
 from calfload.processing.protocols.definition import Protocol, ProtocolError, load, resolve
 from calfload.processing.protocols.messages import ProtocolEvent, marks_from_events
@@ -30,7 +32,6 @@ from calfload.processing.recorder import store
 from calfload.processing.recorder.blobs import Samples
 from calfload.processing.session import PastSession, compare_with_history
 
-G0_MPS2: Final = 9.80665
 GAP_PERIODS: Final = 1.5
 """A hole between two samples longer than this many sample periods is a gap."""
 RAW_CHANNELS: Final = ("force_n", "cell_force_n", "acc_mps2", "gyr_dps")
@@ -287,22 +288,6 @@ def _float(value: str | None) -> float | None:
     return out if out is not None and math.isfinite(out) else None
 
 
-def session_load(
-    conn: sqlite3.Connection, body_mass_kg: float | None
-) -> tuple[float | None, float | None]:
-    """(Achilles impulse in BW·s, distance in m): the worker's last summary, else the sum
-    of the stored steps' Achilles impulse over body weight."""
-    for summary in reversed(store.summaries(conn)):
-        load = summary.get("load") or {}
-        if load.get("achilles_impulse_bws") is not None:
-            return float(load["achilles_impulse_bws"]), load.get("distance_m")
-    impulses = [s.get("achilles_impulse_ns") for s in store.steps(conn)]
-    known = [float(v) for v in impulses if v is not None]
-    if not known or not body_mass_kg:
-        return None, None
-    return sum(known) / (body_mass_kg * G0_MPS2), None
-
-
 def _quality_fields(message: dict[str, Any]) -> dict[str, Any]:
     keys = {
         "loss_pct": "loss_pct",
@@ -328,11 +313,8 @@ def history(
         if row.athlete != athlete or row.session_id == session_id or row.started_s >= started_s:
             continue
         try:
-            with store.open_session(Path(row.path)) as conn:
-                infos = store.athlete_infos(conn)
-                mass = infos[-1].get("body_mass_kg") if infos else None
-                impulse, distance = session_load(conn, mass)
-        except (store.SessionFileError, sqlite3.Error):
+            _who, totals = past_session(Path(row.path))
+        except (store.SessionFileError, sqlite3.Error, ValueError):
             continue
         past.append(
             PastRow(
@@ -341,8 +323,8 @@ def history(
                 started_s=row.started_s,
                 duration_s=row.duration_s,
                 steps=row.steps,
-                achilles_impulse_bws=impulse,
-                distance_m=distance,
+                achilles_impulse_bws=totals.achilles_impulse_bws,
+                distance_m=totals.distance_m,
             )
         )
     comparison = None
@@ -413,7 +395,8 @@ def gather(
             if samples is not None and window is not None:
                 inside = (samples.t_s >= window[0]) & (samples.t_s <= window[1])
                 raw.extend(batches_from_samples(s, samples.select(inside)))
-        impulse, distance = session_load(conn, mass)
+    _who, totals = past_session(path)
+    impulse, distance = totals.achilles_impulse_bws, totals.distance_m
     athlete = meta.get("athlete", row.athlete)
     started = row.started_s
     ctx = AthleteContext(
