@@ -4,6 +4,7 @@ an earlier session of the same athlete) recorded by the real recorder (no broker
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -453,3 +454,77 @@ def test_treadmill_report_has_the_stage_table_and_bars_of_the_scored_stages(
     # one bar per stage and side
     bars = protocols[protocols.index("GCT per stage") :]
     assert bars.count("<rect") - bars.count('y="4" width="10"') - 1 == 2 * len(expected.stages)
+
+
+MOTICON = Path("moticon_opengo_walking") / "230927_102114.txt.gz"
+
+
+def test_report_of_a_real_recording_counts_its_missing_samples_and_steps(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The real Moticon walking export (empty cells = samples the insole lost) sent as the
+    bridge would (valid runs in 5-sample batches, ``gap_samples`` for the lost ones)."""
+    from calfload.processing.io.moticon import read_moticon
+    from calfload.processing.io.recording import runs
+
+    rec = read_moticon(shared_data / MOTICON)
+    athlete, t0 = "real1", 1_000.0
+    mass = rec.body_mass_kg or 70.0
+    batches: list[RawBatch] = []
+    truth: dict[str, tuple[int, int, int]] = {}  # side: (stored, lost, interior gaps)
+    for side, sig in rec.sides.items():
+        valid = ~np.isnan(sig.force_n)
+        spans = runs(rec.time_s, valid, rec.fs_hz)
+        previous_end = 0
+        for a, b in spans:
+            for k in range(a, b, 5):
+                e = min(b, k + 5)
+                batches.append(
+                    RawBatch(
+                        schema=SCHEMA,
+                        sensor_id=f"{athlete}-{side}-insole",
+                        athlete=athlete,
+                        side=side,
+                        placement="insole",
+                        family="moticon",
+                        seq=len(batches),
+                        t0_s=t0 + float(rec.time_s[k]),
+                        fs_hz=rec.fs_hz,
+                        n=e - k,
+                        force_n=sig.force_n[k:e].tolist(),
+                        gap_samples=(a - previous_end) if k == a else 0,
+                    )
+                )
+            previous_end = b
+        truth[side] = (int(valid.sum()), int(_lost_before_runs(spans)), len(spans) - 1)
+    batches.sort(key=lambda x: x.t0_s)
+    info = AthleteInfo(schema=SCHEMA, athlete=athlete, name="Real", body_mass_kg=mass, sensors=[])
+    r = Recorder(BrokerUrl("127.0.0.1", 1), tmp_path / "recordings")
+    r.handle(f"calfload/athlete/{athlete}/info", encode(info))
+    for bt in batches:
+        r.handle(f"calfload/raw/{athlete}/{bt.side}/{bt.sensor_id}", encode(bt))
+    for step in steps_from(batches, athlete, mass):
+        r.handle(f"calfload/steps/{athlete}/{step.side}", encode(step))
+    assert r.stats.messages_rejected == 0, r.stats.last_error
+    path = r.sessions[athlete].writer.path
+    r._commit_all()
+    r._close(athlete, "test")
+    data = gather(path)
+    with store.open_session(path) as conn:
+        stored = store.steps(conn)
+    assert len(stored) > 10
+    for foot in data.sides:
+        gct = [st["gct_ms"] for st in stored if st["side"] == foot.side]
+        assert foot.steps == len(gct) > 5
+        assert foot.gct_mean_ms == pytest.approx(np.mean(gct))
+    for sensor in data.sensors:
+        samples, lost, gaps = truth[sensor.side]
+        assert (sensor.samples, sensor.lost_samples, sensor.gaps) == (samples, lost, gaps)
+    html = render_html(data)
+    for name in SECTIONS:
+        _section(html, name)
+
+
+def _lost_before_runs(spans: list[tuple[int, int]]) -> int:
+    """Samples missing before and between the valid runs (what ``gap_samples`` reports)."""
+    return spans[0][0] + sum(b0 - a1 for (_, a1), (b0, _) in itertools.pairwise(spans))
