@@ -13,15 +13,14 @@ class Tile {
     const pair = (label, testid, unit) =>
       el(
         'div',
-        { class: 'pair' },
-        el('span', { class: 'label' }, label),
+        { class: 'pair', title: `${label} left / right (${unit})` },
+        el('span', { class: 'label' }, label, el('small', {}, unit)),
         el(
           'span',
           { class: 'value' },
           el('span', { class: 'l', 'data-testid': `${testid}-left` }, '–'),
-          el('span', { class: 'slash' }, ' / '),
+          el('span', { class: 'slash' }, '/'),
           el('span', { class: 'r', 'data-testid': `${testid}-right` }, '–'),
-          el('small', {}, unit),
         ),
       );
     this.node = el(
@@ -48,9 +47,9 @@ class Tile {
           el('span', { class: 'label' }, 'cadence'),
           el('span', { class: 'value' }, el('span', { 'data-testid': 'cadence' }, '–'), el('small', {}, 'spm')),
         ),
-        pair('GCT L/R', 'gct', 'ms'),
-        pair('push-off L/R', 'pushoff', 'N·s'),
-        pair('Achilles L/R', 'achilles', 'BW'),
+        pair('GCT', 'gct', 'ms'),
+        pair('push-off', 'pushoff', 'N·s'),
+        pair('Achilles', 'achilles', 'BW'),
       ),
       el(
         'div',

@@ -528,7 +528,7 @@ class Dashboard:
             f'{token}<label>Note <input name="text" maxlength="{MAX_NOTE_CHARS}" required '
             f'data-testid="note-text" placeholder="e.g. switched to forefoot cue"></label>'
             f'<button type="submit" data-testid="note-add">Add note</button></form>'
-            f'<form class="alert-form" method="post" action="{url}/alerts" '
+            f'<form class="alert-form" method="post" action="{url}/alerts" autocomplete="off" '
             f'data-testid="alert-form">{token}<fieldset><legend>Alert thresholds '
             f"<small>(empty: off)</small></legend>{inputs}</fieldset>"
             f'<button type="submit" data-testid="alert-save">Save thresholds</button></form>'
