@@ -18,7 +18,7 @@ const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
 
 const kind = document.body.dataset.view || 'grid';
-const focus = document.body.dataset.athlete || null;
+const focus = document.body.dataset.focus || null;
 const view = kind === 'detail' ? new DetailView(focus) : kind === 'runner' ? new RunnerView(focus) : new GridView();
 
 function athlete(id) {
