@@ -9,6 +9,7 @@ import pytest
 
 from calfload.bridge import messages as bm
 from calfload.bridge import topics
+from calfload.dashboard.athletestore import Marker
 from calfload.processing import messages as pm
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "contract.md"
@@ -21,6 +22,7 @@ KINDS: dict[str, type[bm.Message]] = {
     "StepMessage": pm.StepMessage,
     "SessionSummary": pm.SessionSummary,
     "WorkerState": pm.WorkerState,
+    "Marker": Marker,
 }
 EXAMPLES = re.findall(r"<!-- example: (\w+) -->\s*```json\n(.*?)```", DOC.read_text(), re.S)
 

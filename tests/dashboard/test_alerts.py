@@ -162,3 +162,18 @@ def test_simulated_asymmetry_is_found_in_the_recent_window(asymmetry_pct: float)
     alerts = evaluate(Thresholds(asymmetry_pct=10.0), Observation(symmetry_pct={"gct_ms": si}))
     assert ("asymmetry" in kinds(alerts)) is (truth > 12.0), (si, truth)
     assert math.isfinite(si)
+
+
+def test_baseline_means_are_cached_until_a_late_step_lands_inside() -> None:
+    base = Baseline()
+    for i in range(1, 300):
+        base.add(step("left", i, 240.0))
+    assert base.first_ic_s is not None
+    newest = base.first_ic_s + 200.0
+    first = base.means("left", 120.0, newest)
+    assert first is not None and base.means("left", 120.0, newest) is first  # cached
+    base.add(step("left", 5, 340.0, t0=1000.0 + 0.1))  # backfilled, inside the window
+    again = base.means("left", 120.0, newest)
+    assert again is not None and again["gct_ms"] > 240.0
+    base.add(step("left", 400, 999.0))  # after the window: the cache stays
+    assert base.means("left", 120.0, newest) is base.means("left", 120.0, newest + 50)

@@ -323,6 +323,11 @@ def test_detail_charts_drift_notes_stages_and_thresholds(
         "aria-pressed", "true"
     )
 
+    # The forms need the session's CSRF token: a forged post is refused
+    forged = page.request.post(
+        f"{dashboard.url}/athlete/a1/notes", form={"text": "forged"}, max_redirects=0
+    )
+    assert forged.status == 403
     # A note through the form (CSRF-protected), written as text
     note = "<b>cue</b>: shorter steps"
     page.get_by_test_id("note-text").fill(note)
@@ -443,7 +448,12 @@ def test_runner_view_on_a_phone_with_sound_and_cues(
     )
     save_screenshot(page, artifacts_dir, "view-runner.png")
 
-    # The therapist's runner view of the same athlete
+    # The link opens nothing else: no detail page, no forms
+    assert page.request.post(f"{dashboard.url}/a/{token}", form={"x": "1"}).status == 403
+    page.goto(f"{dashboard.url}/athlete/r1")
+    assert page.url.startswith(f"{dashboard.url}/login")
+
+    # The therapist's runner view of another athlete
     other = open_as_therapist(browser, dashboard, watched, "/athlete/r2/runner", PHONE)
     expect(other.get_by_test_id("runner").get_by_test_id("athlete-name")).to_have_text(
         "Other Runner", timeout=WAIT_MS

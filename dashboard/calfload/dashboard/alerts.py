@@ -198,20 +198,28 @@ class Baseline:
 
     first_ic_s: float | None = None
     steps: dict[Side, list[StepMessage]] = field(default_factory=lambda: {s: [] for s in SIDES})
+    _cache: dict[tuple[Side, float], dict[str, float] | None] = field(default_factory=dict)
 
     def add(self, step: StepMessage) -> None:
         if self.first_ic_s is None or step.ic_s < self.first_ic_s:
             self.first_ic_s = step.ic_s
+            self._cache.clear()
         if step.ic_s - self.first_ic_s <= BASELINE_KEEP_S:
             self.steps[step.side].append(step)
+            for side, baseline_s in list(self._cache):  # a late step inside a finished window
+                if side == step.side and step.ic_s <= self.first_ic_s + baseline_s:
+                    del self._cache[(side, baseline_s)]
 
     def means(self, side: Side, baseline_s: float, newest_ic_s: float) -> dict[str, float] | None:
         """The first ``baseline_s`` seconds' means of one side, once that much of the
-        session has passed (``None`` before)."""
+        session has passed (``None`` before). Computed once per window, then cached."""
         if self.first_ic_s is None or newest_ic_s - self.first_ic_s < baseline_s:
             return None
-        end = self.first_ic_s + baseline_s
-        return window_means(s for s in self.steps[side] if s.ic_s <= end) or None
+        key = (side, baseline_s)
+        if key not in self._cache:
+            end = self.first_ic_s + baseline_s
+            self._cache[key] = window_means(s for s in self.steps[side] if s.ic_s <= end) or None
+        return self._cache[key]
 
 
 def evaluate(thresholds: Thresholds, obs: Observation) -> tuple[Alert, ...]:
