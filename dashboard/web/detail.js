@@ -58,6 +58,7 @@ export class DetailView {
     this.windowS = 120;
     this.dirty = true;
     this.rebuild = true;
+    this.keys = {};
     this.clear();
     this.charts = {};
     for (const button of this.root.querySelectorAll('[data-window]')) {
@@ -274,10 +275,20 @@ export class DetailView {
     const alerts = a.watch?.alerts ?? [];
     setAttr(f['alert-badge'], 'data-level', LEVEL[a.severity] ?? 'ok');
     setText(f['alert-badge'], alerts.length ? `${alerts.length} alert${alerts.length > 1 ? 's' : ''}` : 'no alerts');
-    f.alerts.replaceChildren(...alerts.map((x) => el('li', { class: x.level, 'data-testid': 'alert', 'data-kind': x.kind }, x.text)));
-    this.renderDrift();
-    this.renderQuality();
-    this.renderEvents();
+    // Tables and lists are rebuilt only when what they show changed.
+    const changed = (name, value) => {
+      const key = JSON.stringify(value);
+      if (this.keys[name] === key) return false;
+      this.keys[name] = key;
+      return true;
+    };
+    if (changed('alerts', alerts)) {
+      f.alerts.replaceChildren(...alerts.map((x) => el('li', { class: x.level, 'data-testid': 'alert', 'data-kind': x.kind }, x.text)));
+    }
+    if (changed('drift', [a.watch?.baseline, a.watch?.recent, a.watch?.thresholds?.baseline_s])) this.renderDrift();
+    const ids = a.sensorIds();
+    if (changed('quality', ids.map((id) => [id, app.sensors.get(id), app.quality.get(id)]))) this.renderQuality();
+    if (changed('events', [a.events.length, a.events.at(-1)?.t_s])) this.renderEvents();
   }
 
   renderDrift() {

@@ -111,7 +111,7 @@ class Tile {
     setText(f.symmetry, sym ? `${signed(sym.value)}%` : '–');
     const bar = f['symmetry-bar'];
     const pos = sym ? Math.max(-1, Math.min(1, sym.value / span)) : 0;
-    bar.querySelector('.marker').style.left = `${50 + 50 * pos}%`;
+    bar.querySelector('.marker').style.left = `${50 + 48 * pos}%`;
     bar.querySelector('.marker').hidden = !sym;
     const lim = bar.querySelector('.limit');
     lim.hidden = limit === null;
@@ -135,9 +135,13 @@ class Tile {
     setText(f['alert-badge'], alerts.length ? `${alerts.length} alert${alerts.length > 1 ? 's' : ''}` : 'OK');
     setText(f['alert-text'], alerts[0]?.text ?? '');
     f['alert-text'].title = alerts.map((x) => x.text).join('\n');
-    // sensors
-    const chips = a.sensorIds().map((id) => sensorChip(id, app.sensors.get(id), app.quality.get(id)));
-    f.sensors.replaceChildren(...chips);
+    // sensors (rebuilt only when a sensor's state or quality changed)
+    const ids = a.sensorIds();
+    const key = JSON.stringify(ids.map((id) => [id, app.sensors.get(id), app.quality.get(id)]));
+    if (key !== this.sensorKey) {
+      this.sensorKey = key;
+      f.sensors.replaceChildren(...ids.map((id) => sensorChip(id, app.sensors.get(id), app.quality.get(id))));
+    }
   }
 }
 

@@ -16,6 +16,7 @@ import { RunnerView } from './runner.js';
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+const MAX_EVENTS = 500; // as the server keeps
 
 const kind = document.body.dataset.view || 'grid';
 const focus = document.body.dataset.focus || null;
@@ -37,7 +38,10 @@ function applyAthlete(id, entry, isSnapshot) {
   if ('summary' in entry) a.summary = entry.summary;
   if ('watch' in entry) a.watch = entry.watch;
   if (isSnapshot) a.events = [...(entry.events ?? [])];
-  else if (entry.events) a.events.push(...entry.events);
+  else if (entry.events) {
+    a.events.push(...entry.events);
+    if (a.events.length > MAX_EVENTS) a.events.splice(0, a.events.length - MAX_EVENTS);
+  }
   for (const side of SIDES) {
     if (isSnapshot || entry.steps?.[side]) a.applySteps(side, entry.steps?.[side], isSnapshot);
   }
