@@ -216,3 +216,28 @@ async def test_steps_missed_during_a_broker_restart_are_backfilled_from_history(
         await wait_health(addr, "the broker again", lambda h: h["broker_connected"], 30)
         await until(addr, 5)
     assert history.asked == [("a1", "left", t0 + 2)]
+
+
+def test_a_therapists_one_athlete_page_keeps_the_installation_state() -> None:
+    from calfload.dashboard.app import Hub
+
+    async def main() -> None:
+        state = LiveState()
+        feed_step(state, step("left", 1))
+        feed_step(state, step("left", 1, athlete="b2"))
+        hub = Hub(state)
+        therapist = hub.connect("a1", columns=False)
+        link = hub.connect("a1", link_id="L1", columns=False)
+        for sub in (therapist, link):
+            snap = json.loads(sub.queue.get_nowait())  # type: ignore[arg-type]
+            assert set(snap["athletes"]) == {"a1"}
+            assert ("bridge" in snap) is (sub is therapist)
+        feed(
+            state, "calfload/worker/state", b'{"schema":1,"state":"online","worker_id":"w","t_s":1}'
+        )
+        assert hub.tick()
+        got = json.loads(therapist.queue.get_nowait())  # type: ignore[arg-type]
+        assert got["worker"]["worker_id"] == "w"
+        assert link.queue.empty()  # nothing for the link: the worker is not about its athlete
+
+    asyncio.run(main())

@@ -94,6 +94,8 @@ CLIENT_QUEUE: Final = 50
 """Updates a browser may fall behind (5 s at 100 ms) before it is dropped."""
 MQTT_KEEPALIVE_S: Final = 15
 SHUTDOWN_GRACE_S: Final = 3
+INSTALLATION_KEYS: Final = ("bridge", "worker", "rejected")
+"""What a therapist's one-athlete page is sent besides that athlete (never a link's)."""
 CLOSE_TOO_SLOW: Final = 1013  # "try again later": the page reconnects and gets a snapshot
 CLOSE_GOING_AWAY: Final = 1001
 REVALIDATE_S: Final = 2.0
@@ -185,15 +187,22 @@ class Hub:
             link_id=link_id,
             columns=columns,
         )
-        snapshot = self._scoped(self.state.snapshot(), athlete, columns)
+        snapshot = self._scoped(self.state.snapshot(), athlete, columns, link_id is None)
         assert snapshot is not None  # a snapshot is never empty
         sub.queue.put_nowait(_encode(snapshot))
         self.subscribers.add(sub)
         return sub
 
-    def _scoped(self, message: Json, athlete: str | None, columns: bool = True) -> Json | None:
+    def _scoped(
+        self, message: Json, athlete: str | None, columns: bool = True, therapist: bool = False
+    ) -> Json | None:
+        """``message`` as one subscriber is sent it: one athlete's slice (a therapist's
+        page for one athlete also keeps the installation's state), without columns."""
         if athlete is not None:
             scoped = for_athlete(message, athlete, self.state.sensor_owner)
+            extra: Json = {k: message[k] for k in INSTALLATION_KEYS if therapist and k in message}
+            if extra:
+                scoped = {**(scoped or {"type": message["type"]}), **extra}
             if scoped is None:
                 return None
             message = scoped
@@ -214,11 +223,13 @@ class Hub:
         update = self.state.flush()
         if update is None:
             return False
-        texts: dict[tuple[str | None, bool], str | None] = {(None, True): _encode(update)}
+        texts: dict[tuple[str | None, bool, bool], str | None] = {
+            (None, True, True): _encode(update)
+        }
         for sub in list(self.subscribers):
-            key = (sub.athlete, sub.columns)
+            key = (sub.athlete, sub.columns, sub.link_id is None)
             if key not in texts:
-                scoped = self._scoped(update, sub.athlete, sub.columns)
+                scoped = self._scoped(update, *key)
                 texts[key] = None if scoped is None else _encode(scoped)
             text = texts[key]
             if text is None:
