@@ -30,6 +30,7 @@ import contextlib
 import heapq
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -253,14 +254,19 @@ def scenario(n: int, args: argparse.Namespace, chromium: str, memory_minutes: fl
                     worker = threading.Thread(
                         target=lambda: sent_box.append(
                             run_steps(client, ids, args.rate, seconds, published, stop)
-                        )
+                        ),
+                        daemon=True,
                     )
                     drawn: dict[str, list[list[object]]] = {"grid": [], "detail": []}
                     heap: dict[str, list[tuple[float, float]]] = {"grid": [], "detail": []}
+                    for page in (grid, detail):
+                        page.evaluate("window.calfload.takeDrawn()")  # starts the recording
                     t_start = time.monotonic()
                     worker.start()
                     next_sample = 0.0
                     while worker.is_alive():
+                        if stop.is_set():
+                            break
                         time.sleep(1.0)
                         for name, page in (("grid", grid), ("detail", detail)):
                             drawn[name] += page.evaluate("window.calfload.takeDrawn()")
@@ -323,7 +329,9 @@ def scenario(n: int, args: argparse.Namespace, chromium: str, memory_minutes: fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--athletes", type=int, nargs="+", default=[10, 50])
+    parser.add_argument(
+        "--athletes", type=int, nargs="*", default=[10, 50], help="latency runs (none: skip)"
+    )
     parser.add_argument("--rate", type=float, default=3.0, help="steps/s per foot (3)")
     parser.add_argument("--seconds", type=float, default=60.0, help="latency run length (60)")
     parser.add_argument(
@@ -333,6 +341,18 @@ def main() -> None:
     parser.add_argument("--history-steps", type=int, default=3000)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        run_all(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_all(args: argparse.Namespace) -> None:
     for n in args.athletes:
         scenario(n, args, args.chromium, 0.0)
     if args.memory_minutes:

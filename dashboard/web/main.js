@@ -141,7 +141,7 @@ function renderStatus() {
   } else if (!app.brokerConnected) {
     state = app.brokerEverConnected ? 'reconnecting' : 'connecting';
     text = app.brokerEverConnected ? 'reconnecting…' : 'connecting…';
-    detail = app.brokerEverConnected ? 'MQTT broker unreachable: new steps will be filled in' : 'waiting for the MQTT broker';
+    detail = app.brokerEverConnected ? 'MQTT broker unreachable: totals catch up when it returns' : 'waiting for the MQTT broker';
   }
   const node = $('[data-testid="status"]');
   node.dataset.state = state;

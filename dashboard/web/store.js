@@ -35,8 +35,13 @@ export const hooks = {
   statusLog: ['connecting'],
   snapshots: 0,
   updates: 0,
-  drawn: [], // [athlete, side, newest step_index, epoch ms] each time a step reached the screen
+  // [athlete, side, newest step index, epoch ms] each time a step reached the screen;
+  // recorded only once something asked for it (the benchmark), so a page left open
+  // for hours keeps nothing.
+  drawn: [],
+  recordDrawn: false,
   takeDrawn() {
+    hooks.recordDrawn = true;
     const out = hooks.drawn;
     hooks.drawn = [];
     return out;
@@ -119,7 +124,7 @@ export class AthleteData {
   markDrawn(now) {
     for (const side of SIDES) {
       if (this.undrawn[side] !== null) {
-        hooks.drawn.push([this.id, side, this.undrawn[side], now]);
+        if (hooks.recordDrawn) hooks.drawn.push([this.id, side, this.undrawn[side], now]);
         this.undrawn[side] = null;
       }
     }
