@@ -38,6 +38,8 @@ function mean(values) {
   return n ? s / n : null;
 }
 
+// Robinson's symmetry index, 100 (L − R) / (0.5 (L + R)) (Robinson, Herzog & Nigg 1987,
+// J Manipulative Physiol Ther 10:172-176), as calfload.dashboard.alerts computes it.
 function si(l, r) {
   if (l === null || r === null) return null;
   const m = 0.5 * (l + r);

@@ -57,6 +57,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from calfload.bridge.datadir import data_dir
+from calfload.bridge.messages import SCHEMA
 from calfload.bridge.mqtt import BrokerUrl, make_client
 from calfload.bridge.topics import DEFAULT_BASE, SIDES, Side, check_base, check_id
 from calfload.dashboard.alerts import ThresholdError, Thresholds
@@ -498,7 +499,7 @@ class Dashboard:
         if not text or len(text) > MAX_NOTE_CHARS:
             return _form_error(athlete_id, f"A note needs 1 to {MAX_NOTE_CHARS} characters.")
         note = Marker(
-            schema=1,
+            schema=SCHEMA,
             athlete=athlete_id,
             t_s=time.time(),
             kind="note",
