@@ -9,13 +9,18 @@ export const METRIC_LABELS = {
   push_off_impulse_ns: 'push-off',
 };
 
-// The symmetry index to show: Achilles force when the steps carry it, else GCT.
+// The symmetry index to show: the most asymmetric of the metrics the alert watches
+// (calfload.dashboard.alerts.SYMMETRY_METRICS), so the bar and the alert agree.
 export function symmetryOf(a) {
   const sym = a.watch?.symmetry_pct ?? {};
-  for (const key of ['achilles_force_bw', 'gct_ms']) {
-    if (typeof sym[key] === 'number') return { key, label: METRIC_LABELS[key], value: sym[key] };
+  let best = null;
+  for (const key of Object.keys(METRIC_LABELS)) {
+    const value = sym[key];
+    if (typeof value === 'number' && (best === null || Math.abs(value) > Math.abs(best.value))) {
+      best = { key, label: METRIC_LABELS[key], value };
+    }
   }
-  return null;
+  return best;
 }
 
 // Cumulative calf load against the athlete's budget.
