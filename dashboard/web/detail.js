@@ -344,6 +344,8 @@ export class DetailView {
         el('td', {}, q ? `${fmt(q.loss_pct, 2)}%` : '–'),
         el('td', {}, q ? `${fmt(q.effective_fs_hz, 1)} Hz` : '–'),
         el('td', {}, q ? `${fmt(q.longest_gap_s, 2)} s` : '–'),
+        el('td', {}, typeof q?.reconnects === 'number' ? String(q.reconnects) : '–'),
+        el('td', {}, typeof q?.sync_error_ms === 'number' ? `${fmt(q.sync_error_ms, 1)} ms` : '–'),
         el('td', {}, typeof av?.battery_pct === 'number' ? `${fmt(av.battery_pct)}%` : 'not reported'),
       );
     });
