@@ -80,7 +80,7 @@ def athlete_ids(n: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def dashboard(broker: Mosquitto, history_steps: int) -> Iterator[tuple[str, Path]]:
+def dashboard(broker: Mosquitto, history_steps: int) -> Iterator[tuple[str, Path, int]]:
     with tempfile.TemporaryDirectory(prefix="calfload-bench-") as tmp:
         folder = Path(tmp)
         Users(AuthDB(folder)).add("bench", "benchmark password", "admin")
@@ -102,7 +102,7 @@ def dashboard(broker: Mosquitto, history_steps: int) -> Iterator[tuple[str, Path
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("the dashboard did not start")
                 time.sleep(0.2)
-            yield url, folder
+            yield url, folder, proc.pid
         finally:
             proc.terminate()
             proc.wait(10)
@@ -205,6 +205,12 @@ def open_pages(
     return grid, detail
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def heap_mb(page: Page) -> float:
     cdp = page.context.new_cdp_session(page)
     try:
@@ -223,7 +229,7 @@ def scenario(n: int, args: argparse.Namespace, chromium: str, memory_minutes: fl
             os.chmod(tmp, 0o755)
         broker.start()
         try:
-            with dashboard(broker, args.history_steps) as (url, folder):
+            with dashboard(broker, args.history_steps) as (url, folder, pid):
                 client = publisher(broker.port)
                 for athlete in ids:
                     info = AthleteInfo(
@@ -262,6 +268,7 @@ def scenario(n: int, args: argparse.Namespace, chromium: str, memory_minutes: fl
                     for page in (grid, detail):
                         page.evaluate("window.calfload.takeDrawn()")  # starts the recording
                     t_start = time.monotonic()
+                    cpu_start = cpu_seconds(pid)
                     worker.start()
                     next_sample = 0.0
                     while worker.is_alive():
@@ -280,6 +287,7 @@ def scenario(n: int, args: argparse.Namespace, chromium: str, memory_minutes: fl
                                 f"detail {heap['detail'][-1][1]:.1f} MB",
                                 flush=True,
                             )
+                    cpu_share = (cpu_seconds(pid) - cpu_start) / (time.monotonic() - t_start)
                     time.sleep(1.5)
                     for name, page in (("grid", grid), ("detail", detail)):
                         drawn[name] += page.evaluate("window.calfload.takeDrawn()")
@@ -312,6 +320,7 @@ def scenario(n: int, args: argparse.Namespace, chromium: str, memory_minutes: fl
                 f"max {lat.max():.0f} over {lat.size} steps; never shown: {missing}"
             )
     print(f"  long tasks (> 50 ms) during the run: {long_tasks}")
+    print(f"  dashboard process CPU: {100 * cpu_share:.0f} % of one core")
     if memory_minutes:
         for name, samples in heap.items():
             t = np.asarray([s[0] for s in samples]) / 60.0
