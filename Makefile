@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 
 assets: $(ASSETS)
 
-$(ASSETS): package.json package-lock.json dashboard/web/main.js dashboard/web/style.css dashboard/web/protocols.js
+$(ASSETS): package.json package-lock.json $(wildcard dashboard/web/*.js dashboard/web/*.css)
 	@scripts/ensure-tools.sh node
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build

@@ -9,6 +9,7 @@ import pytest
 
 from calfload.bridge import messages as bm
 from calfload.bridge import topics
+from calfload.dashboard.athletestore import TimelineEvent
 from calfload.processing import messages as pm
 from calfload.processing.protocols import messages as protocol_messages
 from calfload.processing.protocols import results as protocol_results
@@ -30,6 +31,7 @@ KINDS: dict[str, type[bm.Message]] = {
     "RecorderState": rm.RecorderState,
     "ProtocolEvent": protocol_messages.ProtocolEvent,
     "ProtocolResult": protocol_results.ProtocolResult,
+    "TimelineEvent": TimelineEvent,
 }
 EXAMPLES = re.findall(r"<!-- example: (\w+) -->\s*```json\n(.*?)```", DOC.read_text(), re.S)
 

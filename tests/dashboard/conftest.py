@@ -18,6 +18,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Request,
+    Response,
+    sync_playwright,
+)
 
 from calfload.bridge import topics
 from calfload.bridge.datadir import ENV_VAR, data_dir
@@ -29,7 +38,7 @@ from calfload.dashboard.authdb import AuthDB
 from calfload.dashboard.tokens import AthleteLinks, LoginTokens, Sessions
 from calfload.dashboard.users import Users
 from calfload.processing.messages import StepMessage
-from tests.conftest import Mosquitto, free_port
+from tests.conftest import CHROMIUM_ARGS, Mosquitto, free_port
 from tests.helpers import wait_until
 
 BASE = topics.DEFAULT_BASE
@@ -246,3 +255,62 @@ def publisher(mosquitto: Mosquitto) -> Iterator[Publisher]:
         yield pub
     finally:
         pub.close()
+
+
+@dataclass
+class Watched:
+    """Everything that went wrong in a page."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def attach(self, page: Page) -> Page:
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type == "error":
+                self.console_errors.append(msg.text)
+
+        def on_dialog(dialog: Dialog) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        def on_failed(request: Request) -> None:
+            if request.failure != "net::ERR_ABORTED":  # the page navigated or closed
+                self.failed_requests.append(f"{request.url}: {request.failure}")
+
+        def on_response(response: Response) -> None:
+            if response.status >= 400:
+                self.failed_requests.append(f"{response.url}: HTTP {response.status}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on("dialog", on_dialog)
+        page.on("requestfailed", on_failed)
+        page.on("response", on_response)
+        return page
+
+    def assert_clean(self, allow_status: tuple[int, ...] = ()) -> None:
+        """No errors; ``allow_status``: HTTP statuses the test provoked on purpose
+        (Chromium also logs each of them as a console error)."""
+        allowed = tuple(f"HTTP {code}" for code in allow_status)
+        expected = tuple(f"status of {code}" for code in allow_status)
+        assert [
+            e for e in self.console_errors if not (expected and any(x in e for x in expected))
+        ] == []
+        assert self.page_errors == []
+        assert [r for r in self.failed_requests if not (allowed and r.endswith(allowed))] == []
+        assert self.dialogs == []
+
+
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[Browser]:
+    require_build()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

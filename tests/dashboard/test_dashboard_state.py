@@ -8,6 +8,7 @@ import pytest
 
 from calfload.bridge.messages import SCHEMA, BridgeState, SensorAvailability, encode
 from calfload.dashboard.state import (
+    COLUMNS,
     Cleared,
     LiveState,
     Received,
@@ -70,19 +71,22 @@ def test_routes_every_subscribed_topic_and_nothing_else() -> None:
     assert route("calfload", "calfload/summary/a1") == Route("summary", "a1")
     assert route("calfload", "calfload/athlete/a1/info") == Route("info", "a1")
     assert route("calfload", "calfload/sensor/s1/availability") == Route("availability", "s1")
+    assert route("calfload", "calfload/sensor/s1/quality") == Route("quality", "s1")
+    assert route("calfload", "calfload/event/a1") == Route("event", "a1")
     assert route("calfload", "calfload/bridge/state") == Route("bridge")
     assert route("calfload", "calfload/worker/state") == Route("worker")
     assert route("lab/x", "lab/x/steps/a1/right") == Route("step", "a1", "right")
     for other in [
         "calfload/steps/a1/middle",
         "calfload/steps/a1",
-        "calfload/sensor/s1/quality",
+        "calfload/sensor/s1/battery",
+        "calfload/event/a1/x",
         "calfload/raw/a1/left/s1",
         "other/steps/a1/left",
         "calfloadX/bridge/state",
     ]:
         assert route("calfload", other) is None, other
-    assert len(subscriptions("calfload")) == 6
+    assert len(subscriptions("calfload")) == 8
 
 
 def test_parse_accepts_valid_and_rejects_bad_payloads_with_readable_reasons() -> None:
@@ -116,7 +120,8 @@ def test_parse_accepts_valid_and_rejects_bad_payloads_with_readable_reasons() ->
     empty_step = parse("calfload", "calfload/steps/a1/left", b"")
     assert isinstance(empty_step, Rejected)
     assert parse("calfload", "calfload/athlete/a1/info", b"") == Cleared(Route("info", "a1"))
-    assert parse("calfload", "calfload/sensor/s1/quality", b"{}") is None
+    assert parse("calfload", "calfload/sensor/s1/battery", b"{}") is None
+    assert isinstance(parse("calfload", "calfload/sensor/s1/quality", b"{}"), Rejected)
 
 
 # -- LiveState ------------------------------------------------------------------------------
@@ -156,7 +161,15 @@ def test_snapshot_holds_everything_known_and_is_json() -> None:
     assert a1["steps"]["left"]["received"] == 2
     b1 = snap["athletes"]["b1"]
     assert b1["info"] is None
-    assert b1["steps"]["left"] == {"ic_s": [], "gct_ms": [], "last": None, "received": 0}
+    assert b1["steps"]["left"] == {
+        **{column: [] for column in COLUMNS},
+        "last": None,
+        "received": 0,
+    }
+    assert a1["steps"]["left"]["cadence_spm"] == [171.4, 171.4]
+    assert a1["steps"]["left"]["flight_ms"] == [None, None]  # the steps do not carry it
+    assert a1["watch"]["severity"] == 0
+    assert a1["events"] == []
 
 
 def test_flush_carries_only_what_is_new() -> None:
@@ -172,21 +185,18 @@ def test_flush_carries_only_what_is_new() -> None:
     feed_step(state, "a1", "right", 1, 260.0)
     update = state.flush()
     assert update is not None
-    assert update == {
-        "type": "update",
-        "athletes": {
-            "a1": {
-                "steps": {
-                    "right": {
-                        "ic_s": [T0 + 0.7 + 0.35],
-                        "gct_ms": [260.0],
-                        "last": update["athletes"]["a1"]["steps"]["right"]["last"],
-                        "received": 1,
-                    }
-                }
-            }
-        },
+    assert set(update) == {"type", "athletes"}
+    assert set(update["athletes"]) == {"a1"}
+    assert set(update["athletes"]["a1"]) <= {"steps", "watch"}
+    assert update["athletes"]["a1"]["steps"] == {
+        "right": {
+            **{c: update["athletes"]["a1"]["steps"]["right"][c] for c in COLUMNS},
+            "last": update["athletes"]["a1"]["steps"]["right"]["last"],
+            "received": 1,
+        }
     }
+    assert update["athletes"]["a1"]["steps"]["right"]["ic_s"] == [T0 + 0.7 + 0.35]
+    assert update["athletes"]["a1"]["steps"]["right"]["gct_ms"] == [260.0]
     assert update["athletes"]["a1"]["steps"]["right"]["last"]["gct_ms"] == 260.0
 
     feed(state, "calfload/summary/a1", encode(summary("a1", 1)))

@@ -9,14 +9,19 @@ the result to the event loop with ``loop.call_soon_threadsafe``. A
 
 HTTP routes (every one behind :class:`calfload.dashboard.auth.AuthGate`):
 
-* ``GET /``: the page, for a logged-in therapist; ``GET /static/...``: its files
-  (``static/build/`` is made by ``npm run build``);
-* ``GET /a/<token>``: the same page for one athlete, through an athlete link;
+* ``GET /``: the grid of athletes, for a logged-in therapist; ``GET /static/...``:
+  the pages' files (``static/build/`` is made by ``npm run build``);
+* ``GET /athlete/<id>``: one athlete's detail (charts, drift, sensors, notes, alert
+  thresholds); ``POST /athlete/<id>/notes`` and ``POST /athlete/<id>/alerts``: its
+  two forms; ``GET /athlete/<id>/runner``: the runner view, for a therapist;
+* ``GET /a/<token>``: the runner view of one athlete, through an athlete link;
 * ``GET /healthz``: ``{"broker_connected": bool, "athletes": n, "rejected": n}``;
 * ``WS /ws`` (therapists) and ``WS /a/<token>/ws`` (one athlete): one ``snapshot``
   message at once, then ``update`` messages with only what changed (see
   :mod:`calfload.dashboard.state` for both shapes, :mod:`calfload.dashboard.scope`
-  for what an athlete link is sent);
+  for what an athlete link is sent). A therapist's page may ask for one athlete
+  (``/ws?athlete=<id>``) and leave out the step columns its charts would need
+  (``columns=0``: the grid and the runner view, which get each side's newest step).
 * ``/login``, ``/login/once``, ``/logout``, ``/links``: see :mod:`calfload.dashboard.auth`.
 
 :func:`serve` runs it under uvicorn until cancelled.
@@ -28,6 +33,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from html import escape
@@ -41,17 +47,21 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from calfload.bridge.datadir import data_dir
+from calfload.bridge.messages import SCHEMA
 from calfload.bridge.mqtt import BrokerUrl, make_client
-from calfload.bridge.topics import DEFAULT_BASE, check_base
+from calfload.bridge.topics import DEFAULT_BASE, SIDES, Side, check_base, check_id
+from calfload.dashboard.alerts import ThresholdError, Thresholds
+from calfload.dashboard.athletestore import MAX_NOTE_CHARS, AthleteStore, TimelineEvent
 from calfload.dashboard.auth import (
     CLOSE_POLICY,
     AthleteScope,
@@ -60,10 +70,13 @@ from calfload.dashboard.auth import (
     Principal,
     Therapist,
     current_principal,
+    form_fields,
+    require_therapist,
 )
-from calfload.dashboard.authpages import csrf_field
+from calfload.dashboard.authpages import csrf_field, message_page
+from calfload.dashboard.backfill import HistorySource
 from calfload.dashboard.protocolpages import ProtocolPages
-from calfload.dashboard.scope import for_athlete
+from calfload.dashboard.scope import for_athlete, without_columns
 from calfload.dashboard.sessions_page import SessionsPage
 from calfload.dashboard.state import (
     KIND_LABELS,
@@ -84,6 +97,8 @@ CLIENT_QUEUE: Final = 50
 """Updates a browser may fall behind (5 s at 100 ms) before it is dropped."""
 MQTT_KEEPALIVE_S: Final = 15
 SHUTDOWN_GRACE_S: Final = 3
+INSTALLATION_KEYS: Final = ("bridge", "worker", "rejected")
+"""What a therapist's one-athlete page is sent besides that athlete (never a link's)."""
 CLOSE_TOO_SLOW: Final = 1013  # "try again later": the page reconnects and gets a snapshot
 CLOSE_GOING_AWAY: Final = 1001
 REVALIDATE_S: Final = 2.0
@@ -96,6 +111,18 @@ CSP: Final = (
 )
 SESSION_MARK: Final = "<!--calfload:session-->"
 """Where ``index.html`` gets the logged-in user and the logout form."""
+FORMS_MARK: Final = "<!--calfload:forms-->"
+"""Where ``detail.html`` gets its notes and thresholds forms."""
+ATHLETE_MARK: Final = "{{athlete}}"
+"""Replaced by the athlete id (escaped) in ``detail.html`` and ``runner.html``."""
+THRESHOLD_FIELDS: Final = (
+    ("asymmetry_pct", "Asymmetry limit", "%"),
+    ("gct_drift_ms", "GCT drift limit", "ms"),
+    ("baseline_s", "First minutes", "s"),
+    ("budget_pct", "Load budget alarm", "% of budget"),
+    ("loss_pct", "Data loss limit", "%"),
+    ("target_cadence_spm", "Target cadence (runner)", "spm"),
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,9 @@ class DashboardSettings:
     """``Secure`` cookies: ``None`` means exactly when served over https."""
     recordings_dir: Path | None = None
     """Recorded sessions for ``/sessions`` (``None``: ``<data folder>/recordings``)."""
+    history: HistorySource | None = None
+    """Where missed steps come from after the broker was away (the recorder's
+    history, once it exists); ``None``: only the retained summaries fill in."""
 
 
 class DashboardError(RuntimeError):
@@ -130,6 +160,8 @@ class Subscriber:
     athlete: str | None = None
     """An athlete-link page: sent only this athlete's data (:mod:`calfload.dashboard.scope`)."""
     link_id: str | None = None
+    columns: bool = True
+    """Sent the step columns (charts); without, each side's newest step only."""
 
 
 @dataclass
@@ -143,7 +175,9 @@ class Hub:
     subscribers: set[Subscriber] = field(default_factory=set)
     dropped: int = 0
 
-    def connect(self, athlete: str | None = None, link_id: str | None = None) -> Subscriber:
+    def connect(
+        self, athlete: str | None = None, link_id: str | None = None, columns: bool = True
+    ) -> Subscriber:
         """A new subscriber whose queue starts with a snapshot; with ``athlete``, one
         that only ever receives that athlete's data (``link_id``: the athlete link it
         came through, to close it when the link is revoked).
@@ -153,18 +187,31 @@ class Hub:
         """
         self.tick()
         sub = Subscriber(
-            asyncio.Queue(maxsize=self.max_queue + 1), athlete=athlete, link_id=link_id
+            asyncio.Queue(maxsize=self.max_queue + 1),
+            athlete=athlete,
+            link_id=link_id,
+            columns=columns,
         )
-        snapshot = self._scoped(self.state.snapshot(), athlete)
+        snapshot = self._scoped(self.state.snapshot(), athlete, columns, link_id is None)
         assert snapshot is not None  # a snapshot is never empty
         sub.queue.put_nowait(_encode(snapshot))
         self.subscribers.add(sub)
         return sub
 
-    def _scoped(self, message: Json, athlete: str | None) -> Json | None:
-        if athlete is None:
-            return message
-        return for_athlete(message, athlete, self.state.sensor_owner)
+    def _scoped(
+        self, message: Json, athlete: str | None, columns: bool = True, therapist: bool = False
+    ) -> Json | None:
+        """``message`` as one subscriber is sent it: one athlete's slice (a therapist's
+        page for one athlete also keeps the installation's state), without columns."""
+        if athlete is not None:
+            scoped = for_athlete(message, athlete, self.state.sensor_owner)
+            extra: Json = {k: message[k] for k in INSTALLATION_KEYS if therapist and k in message}
+            if extra:
+                scoped = {**(scoped or {"type": message["type"]}), **extra}
+            if scoped is None:
+                return None
+            message = scoped
+        return message if columns else without_columns(message)
 
     def end_where(self, predicate: Callable[[Subscriber], bool], code: int) -> int:
         """Close the subscribers ``predicate`` picks (for example a revoked link's)."""
@@ -181,12 +228,15 @@ class Hub:
         update = self.state.flush()
         if update is None:
             return False
-        texts: dict[str | None, str | None] = {None: _encode(update)}
+        texts: dict[tuple[str | None, bool, bool], str | None] = {
+            (None, True, True): _encode(update)
+        }
         for sub in list(self.subscribers):
-            if sub.athlete not in texts:
-                scoped = self._scoped(update, sub.athlete)
-                texts[sub.athlete] = None if scoped is None else _encode(scoped)
-            text = texts[sub.athlete]
+            key = (sub.athlete, sub.columns, sub.link_id is None)
+            if key not in texts:
+                scoped = self._scoped(update, *key)
+                texts[key] = None if scoped is None else _encode(scoped)
+            text = texts[key]
             if text is None:
                 continue
             try:
@@ -229,7 +279,14 @@ class Dashboard:
         auth.revoke_listeners.append(self._link_revoked)
         self.base = check_base(settings.base)
         self.state = LiveState(settings.history_steps)
+        self.store = AthleteStore(auth.db.path.parent)
+        for athlete_id, thresholds in self.store.all_thresholds().items():
+            self.state.set_thresholds(athlete_id, thresholds)
+        for note in self.store.notes():
+            self.state.add_event(note)
         self.hub = Hub(self.state)
+        self._gap_from: dict[tuple[str, Side], float] = {}
+        self._backfills: set[asyncio.Task[None]] = set()
         self.client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pusher: asyncio.Task[None] | None = None
@@ -371,13 +428,37 @@ class Dashboard:
         self._ever_connected = True
         self._warned_unreachable = False
         self.state.set_broker_connected(True)
+        gap, self._gap_from = self._gap_from, {}
+        if gap and self.settings.history is not None:
+            task = asyncio.create_task(self._backfill(self.settings.history, gap))
+            self._backfills.add(task)
+            task.add_done_callback(self._backfills.discard)
 
     def _broker_down(self, reason: str) -> None:
         if self.state.broker_connected and self._loop is not None and self.client is not None:
             log.warning(
                 "dashboard lost the MQTT broker at %s (%s); reconnecting", self.broker, reason
             )
+            # Steps after these were published while we could not hear them.
+            for athlete_id in self.state.athletes:
+                for side in SIDES:
+                    last = self.state.last_ic_s(athlete_id, side)
+                    if last is not None:
+                        self._gap_from.setdefault((athlete_id, side), last)
         self.state.set_broker_connected(False)
+
+    async def _backfill(self, history: HistorySource, gap: dict[tuple[str, Side], float]) -> None:
+        """Ask ``history`` for the steps missed while the broker was away."""
+        added = 0
+        for (athlete_id, side), after_ic_s in sorted(gap.items()):
+            try:
+                steps = await history.steps_after(athlete_id, side, after_ic_s)
+            except Exception:  # the history is a help, not a must
+                log.exception("could not backfill %s's %s steps from the history", athlete_id, side)
+                continue
+            added += self.state.backfill(steps)
+        if added:
+            log.info("backfilled %d step(s) missed while the broker was away", added)
 
     def _unreachable(self) -> None:
         if not self._warned_unreachable:
@@ -401,10 +482,83 @@ class Dashboard:
         return self._page(current_principal(request))
 
     async def athlete_page(self, request: Request) -> Response:
-        return self._page(current_principal(request))
+        principal = current_principal(request)
+        if not isinstance(principal, AthleteScope):
+            return Response("Forbidden", 403)
+        return self._page(principal, "runner.html", principal.athlete)
 
-    def _page(self, principal: Principal | None) -> Response:
-        html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    async def detail(self, request: Request) -> Response:
+        therapist = require_therapist(request)
+        athlete_id = _athlete_id(request)
+        return self._page(therapist, "detail.html", athlete_id, self._forms(therapist, athlete_id))
+
+    async def runner(self, request: Request) -> Response:
+        therapist = require_therapist(request)
+        return self._page(therapist, "runner.html", _athlete_id(request))
+
+    async def add_note(self, request: Request) -> Response:
+        therapist = require_therapist(request)
+        athlete_id = _athlete_id(request)
+        text = " ".join((await form_fields(request)).get("text", "").split())
+        if not text or len(text) > MAX_NOTE_CHARS:
+            return _form_error(athlete_id, f"A note needs 1 to {MAX_NOTE_CHARS} characters.")
+        note = TimelineEvent(
+            schema=SCHEMA,
+            athlete=athlete_id,
+            t_s=time.time(),
+            kind="note",
+            text=text,
+            author=therapist.name,
+        )
+        await asyncio.to_thread(self.store.add_note, note)
+        self.state.add_event(note)
+        return RedirectResponse(f"/athlete/{athlete_id}", 303)
+
+    async def set_alerts(self, request: Request) -> Response:
+        require_therapist(request)
+        athlete_id = _athlete_id(request)
+        fields = await form_fields(request)
+        try:
+            thresholds = Thresholds.from_json(
+                {name: fields[name].strip() for name, _, _ in THRESHOLD_FIELDS if name in fields}
+            )
+        except ThresholdError as exc:
+            return _form_error(athlete_id, f"Alert thresholds not saved: {exc}.")
+        await asyncio.to_thread(self.store.set_thresholds, athlete_id, thresholds)
+        self.state.set_thresholds(athlete_id, thresholds)
+        return RedirectResponse(f"/athlete/{athlete_id}", 303)
+
+    def _forms(self, therapist: Therapist, athlete_id: str) -> str:
+        """The notes and alert-threshold forms of the detail page (server-rendered)."""
+        current = (self.state.thresholds.get(athlete_id) or Thresholds()).to_json()
+        token = csrf_field(therapist.csrf)
+        inputs = "".join(
+            f"<label>{escape(label)} <small>({escape(unit)})</small>"
+            f'<input name="{name}" inputmode="decimal" data-testid="threshold-{name}" '
+            f'value="{"" if current[name] is None else f"{current[name]:g}"}"></label>'
+            for name, label, unit in THRESHOLD_FIELDS
+        )
+        url = f"/athlete/{escape(athlete_id)}"
+        return (
+            f'<form class="note-form" method="post" action="{url}/notes" data-testid="note-form">'
+            f'{token}<label>Note <input name="text" maxlength="{MAX_NOTE_CHARS}" required '
+            f'data-testid="note-text" placeholder="e.g. switched to forefoot cue"></label>'
+            f'<button type="submit" data-testid="note-add">Add note</button></form>'
+            f'<form class="alert-form" method="post" action="{url}/alerts" autocomplete="off" '
+            f'data-testid="alert-form">{token}<fieldset><legend>Alert thresholds '
+            f"<small>(empty: off)</small></legend>{inputs}</fieldset>"
+            f'<button type="submit" data-testid="alert-save">Save thresholds</button></form>'
+        )
+
+    def _page(
+        self,
+        principal: Principal | None,
+        template: str = "index.html",
+        athlete_id: str = "",
+        forms: str = "",
+    ) -> Response:
+        html = (STATIC_DIR / template).read_text(encoding="utf-8")
+        html = html.replace(ATHLETE_MARK, escape(athlete_id)).replace(FORMS_MARK, forms)
         if isinstance(principal, Therapist):
             session = (
                 f'<form class="session" method="post" action="/logout" data-testid="logout-form">'
@@ -444,9 +598,11 @@ class Dashboard:
             return
         await ws.accept()
         if isinstance(principal, AthleteScope):
-            sub = self.hub.connect(principal.athlete, principal.link_id)
+            sub = self.hub.connect(principal.athlete, principal.link_id, columns=False)
         else:
-            sub = self.hub.connect()
+            wanted = ws.query_params.get("athlete") or None
+            columns = ws.query_params.get("columns") != "0"
+            sub = self.hub.connect(wanted, columns=columns)
         sender = asyncio.create_task(_send_loop(ws, sub))
         receiver = asyncio.create_task(_receive_loop(ws))
         watcher = asyncio.create_task(self._watch(principal, sub))
@@ -470,6 +626,21 @@ class Dashboard:
             if not valid:
                 self.hub.end_where(lambda s: s is sub, CLOSE_POLICY)
                 return
+
+
+def _athlete_id(request: Request) -> str:
+    athlete_id = str(request.path_params["athlete"])
+    try:
+        return check_id(athlete_id, "athlete id")
+    except ValueError:
+        raise HTTPException(404, "no such athlete") from None
+
+
+def _form_error(athlete_id: str, text: str) -> Response:
+    return HTMLResponse(
+        message_page("Not saved", text, link=f"/athlete/{athlete_id}", link_text="Back"),
+        status_code=400,
+    )
 
 
 async def _send_loop(ws: WebSocket, sub: Subscriber) -> None:
@@ -549,6 +720,10 @@ def create_app(settings: DashboardSettings) -> Starlette:
             Route("/healthz", dashboard.healthz),
             WebSocketRoute("/ws", dashboard.websocket),
             Route("/a/{token}", dashboard.athlete_page),
+            Route("/athlete/{athlete}", dashboard.detail),
+            Route("/athlete/{athlete}/runner", dashboard.runner),
+            Route("/athlete/{athlete}/notes", dashboard.add_note, methods=["POST"]),
+            Route("/athlete/{athlete}/alerts", dashboard.set_alerts, methods=["POST"]),
             WebSocketRoute("/a/{token}/ws", dashboard.websocket),
             *auth.routes(),
             *sessions.routes(),
