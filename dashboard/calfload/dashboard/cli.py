@@ -144,10 +144,15 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     broker = BrokerUrl.parse(args.broker)
     check_port_free(args.http_port, "--http-port")
+    from calfload.dashboard.recorded_history import RecordedHistory
+    from calfload.processing.recorder.store import recordings_folder
+
+    folder = data_dir(args.data_dir)
     settings = DashboardSettings(
         broker=broker,
         base=topics.check_base(args.base_topic),
-        data_dir=data_dir(args.data_dir),
+        data_dir=folder,
+        history=RecordedHistory(recordings_folder(folder)),  # steps missed in an outage
     )
     print(f"Dashboard: http://{args.host}:{args.http_port}/", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

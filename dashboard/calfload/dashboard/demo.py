@@ -28,6 +28,7 @@ from calfload.bridge.virtual.bleak_backend import BumbleBleakClient
 from calfload.bridge.virtual.fleet import demo_profiles, start_fleet
 from calfload.dashboard.app import DashboardSettings, serve
 from calfload.dashboard.authdb import AuthDB
+from calfload.dashboard.recorded_history import RecordedHistory
 from calfload.dashboard.tokens import LOGIN_TOKEN_TTL_S, LoginTokens
 from calfload.dashboard.users import Users
 from calfload.processing.recorder.recorder import Recorder
@@ -143,7 +144,11 @@ async def run_demo(options: DemoOptions, *, stop: asyncio.Event | None = None) -
     recorder.start()
     started = asyncio.Event()
     settings = DashboardSettings(
-        broker=broker, base=options.base, data_dir=folder, recordings_dir=recordings
+        broker=broker,
+        base=options.base,
+        data_dir=folder,
+        recordings_dir=recordings,
+        history=RecordedHistory(recordings),
     )
     dashboard = asyncio.create_task(serve(settings, "127.0.0.1", options.http_port, started))
     fleet = None
