@@ -73,6 +73,7 @@ def test_routes_every_subscribed_topic_and_nothing_else() -> None:
     assert route("calfload", "calfload/sensor/s1/availability") == Route("availability", "s1")
     assert route("calfload", "calfload/sensor/s1/quality") == Route("quality", "s1")
     assert route("calfload", "calfload/event/a1") == Route("event", "a1")
+    assert route("calfload", "calfload/protocol/a1/events") == Route("event", "a1", protocol=True)
     assert route("calfload", "calfload/bridge/state") == Route("bridge")
     assert route("calfload", "calfload/worker/state") == Route("worker")
     assert route("lab/x", "lab/x/steps/a1/right") == Route("step", "a1", "right")
@@ -86,7 +87,7 @@ def test_routes_every_subscribed_topic_and_nothing_else() -> None:
         "calfloadX/bridge/state",
     ]:
         assert route("calfload", other) is None, other
-    assert len(subscriptions("calfload")) == 8
+    assert len(subscriptions("calfload")) == 9
 
 
 def test_parse_accepts_valid_and_rejects_bad_payloads_with_readable_reasons() -> None:

@@ -84,6 +84,7 @@ from calfload.dashboard.alerts import (
 )
 from calfload.dashboard.athletestore import TimelineEvent
 from calfload.processing.messages import SessionSummary, StepMessage, WorkerState
+from calfload.processing.protocols.messages import ProtocolEvent
 
 Kind = Literal["step", "summary", "info", "availability", "quality", "event", "bridge", "worker"]
 KIND_TYPES: Final[dict[Kind, type[Message]]] = {
@@ -125,6 +126,7 @@ def subscriptions(base: str) -> list[str]:
         f"{base}/sensor/+/availability",
         f"{base}/sensor/+/quality",
         f"{base}/event/+",
+        f"{base}/protocol/+/events",
         f"{base}/bridge/state",
         f"{base}/worker/state",
     ]
@@ -140,6 +142,9 @@ class Route:
     kind: Kind
     key: str = ""
     side: Side | None = None
+    protocol: bool = False
+    """A protocol runner's event (``<base>/protocol/<athlete>/events``): its stage starts are
+    shown as timeline events."""
 
 
 def route(base: str, topic: str) -> Route | None:
@@ -161,6 +166,8 @@ def route(base: str, topic: str) -> Route | None:
             return Route("quality", sensor_id)
         case ["event", athlete] if athlete:
             return Route("event", athlete)
+        case ["protocol", athlete, "events"] if athlete:
+            return Route("event", athlete, protocol=True)
         case ["bridge", "state"]:
             return Route("bridge")
         case ["worker", "state"]:
@@ -200,6 +207,8 @@ def parse(base: str, topic: str, payload: bytes | bytearray) -> Incoming | None:
         if where.kind in ("step", "event"):
             return Rejected("step", topic, "the payload is empty")
         return Cleared(where)
+    if where.protocol:
+        return _protocol_stage(where, topic, payload)
     try:
         message = decode(payload, KIND_TYPES[where.kind])
     except MessageError as exc:
@@ -208,6 +217,24 @@ def parse(base: str, topic: str, payload: bytes | bytearray) -> Incoming | None:
     if mismatch:
         return Rejected(where.kind, topic, mismatch)
     return Received(where, message)
+
+
+def _protocol_stage(where: Route, topic: str, payload: bytes | bytearray) -> Incoming | None:
+    """A protocol runner's stage start as a timeline event; its other events are not drawn."""
+    try:
+        event = decode(payload, ProtocolEvent)
+    except MessageError as exc:
+        return Rejected("event", topic, str(exc))
+    if event.athlete != where.key:
+        return Rejected("event", topic, f"the topic is for athlete {where.key!r}")
+    if event.kind != "stage-start":
+        return None
+    label = event.stage or event.task or "stage"
+    text = f"{event.protocol}: {label}" + (f" ({event.cue})" if event.cue else "")
+    timeline = TimelineEvent(
+        schema=event.schema, athlete=event.athlete, t_s=event.t_s, kind="stage", text=text
+    )
+    return Received(Route("event", where.key), timeline)
 
 
 def _mismatch(where: Route, message: Message) -> str:
