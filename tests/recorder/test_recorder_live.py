@@ -15,7 +15,7 @@ from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, encode
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.dashboard.cli import main
-from calfload.processing.analyze import analyze
+from calfload.processing.analyze import analyze, read_any
 from calfload.processing.io.calfload_csv import read_recording
 from calfload.processing.recorder import messages as rm
 from calfload.processing.recorder import store
@@ -206,6 +206,16 @@ def test_recorder_keeps_every_sample_step_marker_and_jump_and_export_analyzes_th
     np.testing.assert_allclose(
         table.column("left_force_n").to_numpy(), rec.sides["left"].force_n, rtol=1e-5, atol=0.01
     )
+    # the Parquet export is readable again by `calfload analyze`, with the same steps (the
+    # CSV rounds samples to 6 significant digits, Parquet keeps them: compare to that level)
+    from_parquet = analyze(read_any(parquet)).steps
+    assert [(s.side, s.step_index) for s in from_parquet] == [
+        (s.side, s.step_index) for s in offline
+    ]
+    for a, b in zip(from_parquet, offline, strict=True):
+        assert a.ic_s == pytest.approx(b.ic_s, abs=1e-4)
+        assert a.gct_ms == pytest.approx(b.gct_ms, abs=0.1)
+        assert a.peak_force_n == pytest.approx(b.peak_force_n, rel=1e-4)
     msgspec.json.encode(listed)  # JSON-able
 
     # C3D: analog channels, steps and markers as events, read back by two libraries

@@ -22,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
         description="Run the live step pipeline over a recording file.",
     )
     p.add_argument("file", type=Path, help="recording (.csv / .txt, optionally .gz)")
-    p.add_argument("--format", choices=("auto", "calfload", "moticon"), default="auto")
+    p.add_argument("--format", choices=("auto", "calfload", "moticon", "parquet"), default="auto")
     p.add_argument("--out", type=Path, metavar="STEPS", help="write steps to .csv or .parquet")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--body-mass-kg", type=float, metavar="KG", help="overrides the file header")

@@ -27,18 +27,19 @@ from calfload.processing.io.calfload_csv import (
     looks_like_calfload,
     read_recording,
 )
+from calfload.processing.io.calfload_parquet import looks_like_parquet, read_parquet_recording
 from calfload.processing.io.moticon import looks_like_moticon, read_moticon
 from calfload.processing.io.recording import F64, Recording, RecordingError, SideSignals, runs
 from calfload.processing.messages import StepMessage
 from calfload.processing.pipeline import HOLD_MAX_S, AthletePipeline, SampleBlock
 
-FileFormat = Literal["auto", "calfload", "moticon"]
+FileFormat = Literal["auto", "calfload", "moticon", "parquet"]
 FIRST_COLUMNS = ("side", "ic_s", "to_s", "gct_ms")
 DROP_COLUMNS = ("schema",)
 Progress = Callable[[float], None]
 
 
-def detect_format(path: Path) -> Literal["calfload", "moticon"]:
+def detect_format(path: Path) -> Literal["calfload", "moticon", "parquet"]:
     """Tell the file's format from its first lines."""
     try:
         with path.open("rb") as fh:
@@ -49,6 +50,8 @@ def detect_format(path: Path) -> Literal["calfload", "moticon"]:
     except (OSError, EOFError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise RecordingError(str(path), None, None, f"cannot read the file ({reason})") from exc
+    if looks_like_parquet(head_bytes):
+        return "parquet"
     head = head_bytes.decode("utf-8", errors="replace")
     if not head.strip():
         raise RecordingError(str(path), None, None, "the file is empty")
@@ -65,6 +68,8 @@ def read_any(path: Path, fmt: FileFormat = "auto") -> Recording:
     """Read a whole recording, detecting its format from the first lines when ``fmt`` is auto."""
     if fmt == "auto":
         fmt = detect_format(path)
+    if fmt == "parquet":
+        return read_parquet_recording(path)
     return read_moticon(path) if fmt == "moticon" else read_recording(path)
 
 
@@ -74,8 +79,8 @@ def iter_any(
     """A recording in pieces: calfload files are streamed, Moticon exports read whole."""
     if fmt == "auto":
         fmt = detect_format(path)
-    if fmt == "moticon":
-        yield read_moticon(path)
+    if fmt in ("moticon", "parquet"):
+        yield read_moticon(path) if fmt == "moticon" else read_parquet_recording(path)
         if progress is not None:
             progress(1.0)
     else:
