@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from bumble.gatt import Characteristic
 from calfload.bridge.devices.open_insole_twin import TwinFaults
 from calfload.bridge.simulator import GaitSimulator
 from calfload.bridge.topics import Side
+from calfload.bridge.virtual.lifecycle import cancel_quietly, disconnect_all
 from calfload.bridge.virtual.radio import VirtualRadio
 
 log = logging.getLogger(__name__)
@@ -122,18 +122,11 @@ class ImuTwin(abc.ABC):
 
     async def drop_link(self) -> None:
         """Simulate the sensor leaving radio range: disconnect every connection."""
-        if self.device is None:
-            return
-        for connection in list(self.device.connections.values()):
-            with contextlib.suppress(Exception):
-                await connection.disconnect()
+        await disconnect_all(self.device)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_quietly(self._task)
+        self._task = None
 
     def sensor_time_s(self, t_sim_s: FloatArray) -> FloatArray:
         drift = 1.0 + self.faults.clock_drift_ppm * 1e-6

@@ -9,7 +9,6 @@ sensor clock that drifts, and a link that goes away.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from calfload.bridge.devices import open_insole
 from calfload.bridge.simulator import GaitSimulator
 from calfload.bridge.topics import Side
+from calfload.bridge.virtual.lifecycle import cancel_quietly, disconnect_all
 from calfload.bridge.virtual.radio import VirtualRadio
 
 log = logging.getLogger(__name__)
@@ -106,18 +106,11 @@ class OpenInsoleTwin:
 
     async def drop_link(self) -> None:
         """Simulate the sensor walking out of range: disconnect every connection."""
-        if self.device is None:
-            return
-        for connection in list(self.device.connections.values()):
-            with contextlib.suppress(Exception):
-                await connection.disconnect()
+        await disconnect_all(self.device)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_quietly(self._task)
+        self._task = None
 
     def sensor_time_us(self, t_sim_s: float) -> int:
         drift = 1.0 + self.faults.clock_drift_ppm * 1e-6

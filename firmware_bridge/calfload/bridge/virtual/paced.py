@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, Service
 
+from calfload.bridge.virtual.lifecycle import cancel_quietly, disconnect_all
 from calfload.bridge.virtual.radio import VirtualRadio
 
 log = logging.getLogger(__name__)
@@ -74,18 +74,11 @@ class PacedTwin(abc.ABC):
 
     async def drop_link(self) -> None:
         """Simulate the sensor going out of range: disconnect every connection."""
-        if self.device is None:
-            return
-        for connection in list(self.device.connections.values()):
-            with contextlib.suppress(Exception):
-                await connection.disconnect()
+        await disconnect_all(self.device)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_quietly(self._task)
+        self._task = None
 
     async def notify(self, value: bytes) -> bool:
         """Send one notification to the subscribers; ``False`` if nobody could get it."""
