@@ -116,3 +116,22 @@ def forget_session(broker: BrokerUrl, client_id: str, timeout_s: float = 5.0) ->
         with contextlib.suppress(OSError, RuntimeError):
             client.disconnect()
             client.loop_stop()
+
+
+def shut_down(
+    client: mqtt.Client,
+    broker: BrokerUrl,
+    *,
+    state_topic: str,
+    offline_payload: bytes,
+    persistent_id: str | None = None,
+) -> None:
+    """A service's clean exit: publish its retained offline state (waiting briefly for the
+    broker), disconnect, and forget its persistent session when it had one."""
+    info = client.publish(state_topic, offline_payload, qos=1, retain=True)
+    with contextlib.suppress(RuntimeError, ValueError):
+        info.wait_for_publish(2.0)
+    client.disconnect()
+    client.loop_stop()
+    if persistent_id is not None:
+        forget_session(broker, persistent_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import threading
@@ -17,7 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, AthleteInfo, MessageError, RawBatch, decode, encode
-from calfload.bridge.mqtt import BrokerUrl, forget_session, make_client, new_client_id
+from calfload.bridge.mqtt import BrokerUrl, make_client, new_client_id, shut_down
 from calfload.processing.athlete import AthleteSettings
 from calfload.processing.history import read_history
 from calfload.processing.load_stream import settings_from_info
@@ -92,14 +91,13 @@ class Worker:
         self.client.loop_start()
 
     def stop(self) -> None:
-        info = self.client.publish(
-            topics.worker_state(self.base), encode(self._state("offline")), qos=1, retain=True
+        shut_down(
+            self.client,
+            self.broker,
+            state_topic=topics.worker_state(self.base),
+            offline_payload=encode(self._state("offline")),
+            persistent_id=self.client_id,
         )
-        with contextlib.suppress(RuntimeError, ValueError):
-            info.wait_for_publish(2.0)
-        self.client.disconnect()
-        self.client.loop_stop()
-        forget_session(self.broker, self.client_id)
 
     def _on_connect(
         self,

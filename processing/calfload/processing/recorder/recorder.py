@@ -20,7 +20,6 @@ kind) and dropped; the recorder never stops for one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import queue
@@ -48,7 +47,7 @@ from calfload.bridge.messages import (
     decode,
     encode,
 )
-from calfload.bridge.mqtt import BrokerUrl, make_client
+from calfload.bridge.mqtt import BrokerUrl, make_client, new_client_id, shut_down
 from calfload.processing.messages import SessionSummary, StepMessage
 from calfload.processing.recorder import messages as rm
 from calfload.processing.recorder.blobs import from_batch
@@ -112,11 +111,16 @@ class Recorder:
         self._warned: set[str] = set()
         self._state_sent = 0.0
         self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
+        # Persistent like the worker's: the broker queues what arrives while the recorder
+        # is reconnecting, so a broker restart leaves no hole in the recording.
+        self.client_id = new_client_id("recorder")
         self.client = make_client(
             broker,
             role="recorder",
             will_topic=rm.recorder_state(self.base),
             will_payload=encode(self._state("offline")),
+            client_id=self.client_id,
+            clean_session=False,
         )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -133,13 +137,13 @@ class Recorder:
         """Close every open session (``stop_reason``: ``recorder stopped``) and disconnect."""
         self._stop.set()
         self._thread.join(10)
-        info = self.client.publish(
-            rm.recorder_state(self.base), encode(self._state("offline")), qos=1, retain=True
+        shut_down(
+            self.client,
+            self.broker,
+            state_topic=rm.recorder_state(self.base),
+            offline_payload=encode(self._state("offline")),
+            persistent_id=self.client_id,
         )
-        with contextlib.suppress(RuntimeError, ValueError):
-            info.wait_for_publish(2.0)
-        self.client.disconnect()
-        self.client.loop_stop()
 
     def _state(self, state: str) -> rm.RecorderState:
         return rm.RecorderState(
