@@ -62,7 +62,7 @@ def run(
     if settings:
         p.load.set_settings(settings)
     else:  # detection only: the load tracker does nothing
-        p.load.on_batch = lambda batch, gap: None  # type: ignore[method-assign,misc]
+        p.load.on_samples = lambda *a, **k: None  # type: ignore[method-assign]
         p.load.contact_fields = lambda *a: {}  # type: ignore[method-assign]
     n, peak = 0, 0
     if trace:

@@ -11,7 +11,8 @@ same fields (the ring holds the samples, not the chunks).
 
 Use from a pipeline (any step source)::
 
-    tracker.on_batch(batch, gap=gap)                  # every raw batch, before detection
+    tracker.on_samples(side, sensor_id, t0_s, fs_hz, force_n, cells, gap=gap)  # insole data
+    tracker.on_footpod(batch)                         # footpod batches (distance)
     fields = tracker.contact_fields(side, ic_s, to_s, body_mass_kg)   # insole contact
     fields = tracker.imu_fields(gct_ms, flight_ms, body_mass_kg)      # IMU-only step
     step = StepMessage(..., **fields)
@@ -244,28 +245,6 @@ class LoadTracker:
         self.errors += 1
         self.last_error = message
 
-    def on_batch(self, batch: RawBatch, *, gap: bool) -> None:
-        """Keep the batch's insole samples (before the detector sees them)."""
-        if batch.speed_mps is not None:
-            self._on_footpod(batch)
-        if batch.force_n is None:
-            return
-        cells = None
-        if batch.cell_force_n is not None:
-            try:
-                cells = np.asarray(batch.cell_force_n, dtype=np.float64)
-            except ValueError:  # ragged rows: keep the force, skip the cells
-                cells = np.empty((0,))
-        self.on_samples(
-            batch.side,
-            batch.sensor_id,
-            batch.t0_s,
-            batch.fs_hz,
-            np.asarray(batch.force_n, dtype=np.float64),
-            cells,
-            gap=gap,
-        )
-
     def on_samples(
         self,
         side: Side,
@@ -305,7 +284,8 @@ class LoadTracker:
                 )
         ring.append(t, force_n, cells, cop)
 
-    def _on_footpod(self, batch: RawBatch) -> None:
+    def on_footpod(self, batch: RawBatch) -> None:
+        """Distance from a footpod batch (``speed_mps``), for load per km."""
         speeds = np.asarray(batch.speed_mps, dtype=np.float64)
         speeds = speeds[np.isfinite(speeds) & (speeds >= 0.0) & (speeds < 12.0)]
         if speeds.size:

@@ -159,7 +159,8 @@ class AthletePipeline:
     def on_batch(self, batch: RawBatch) -> list[StepMessage]:
         """Feed one raw batch; return the steps released by it."""
         if batch.force_n is None:
-            self.load.on_batch(batch, gap=False)  # footpod distance
+            if batch.speed_mps is not None:
+                self.load.on_footpod(batch)  # distance, for load per km
             return self._on_imu_batch(batch)
         block = SampleBlock.from_batch(batch, self.load.insole_length_m())
         if block is None:
