@@ -17,7 +17,7 @@ from pathlib import Path
 from calfload.bridge.messages import MessageError, decode
 from calfload.bridge.topics import Side
 from calfload.processing.messages import StepMessage
-from calfload.processing.recorder.store import SessionFileError, list_sessions, open_session
+from calfload.processing.recorder.store import SUFFIX, SessionFileError, open_session, read_meta
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +34,27 @@ class RecordedHistory:
         return await asyncio.to_thread(self.read_steps_after, athlete, side, after_ic_s)
 
     def read_steps_after(self, athlete: str, side: Side, after_ic_s: float) -> list[StepMessage]:
-        """The recorded steps of one foot with ``ic_s > after_ic_s``, oldest first."""
-        rows, errors = list_sessions(self.recordings)
-        for error in errors:
-            log.warning("backfill: skipping %s", error)
+        """The recorded steps of one foot with ``ic_s > after_ic_s``, oldest first.
+
+        Opens each session file once and reads only its metadata and the matching steps
+        (not the whole-session counts that ``calfload sessions`` shows)."""
         out: list[StepMessage] = []
-        for row in rows:
-            if row.athlete != athlete or row.started_s + row.duration_s < after_ic_s:
-                continue
+        for path in sorted(self.recordings.glob(f"*{SUFFIX}")):
             try:
-                with open_session(Path(row.path)) as conn:
+                with open_session(path) as conn:
+                    if read_meta(conn, path).get("athlete") != athlete:
+                        continue
                     raws = conn.execute(
                         "SELECT message FROM steps WHERE side=? AND ic_s>? ORDER BY ic_s",
                         (side, after_ic_s),
                     ).fetchall()
             except (SessionFileError, sqlite3.Error) as exc:
-                log.warning("backfill: cannot read %s: %s", row.path, exc)
+                log.warning("backfill: skipping %s: %s", path, exc)
                 continue
             for (raw,) in raws:
                 try:
                     out.append(decode(raw, StepMessage))
                 except MessageError as exc:
-                    log.warning("backfill: a stored step in %s is unreadable: %s", row.path, exc)
+                    log.warning("backfill: a stored step in %s is unreadable: %s", path, exc)
         out.sort(key=lambda s: s.ic_s)
         return out
