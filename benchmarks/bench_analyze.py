@@ -27,7 +27,7 @@ SECONDS = 3600.0
 # The command in a fresh interpreter that reports its own peak RSS (VmHWM, kB) on stderr
 # (getrusage's maxrss would include the forking parent's memory on Linux).
 CHILD = (
-    "import sys; from calfload.dashboard.cli import main; "
+    "import sys; from calfload.cli.main import main; "
     "main(['analyze', sys.argv[1], '--json']); "
     "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0]; "
     "print(hwm.split()[1], file=sys.stderr)"

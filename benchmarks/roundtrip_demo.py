@@ -35,7 +35,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         subprocess.run(
-            [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser",
+            [sys.executable, "-m", "calfload.cli", "demo", "--no-browser",
              "--duration", str(args.seconds), "--athletes", str(args.athletes),
              "--mqtt-port", str(free_port()), "--http-port", str(free_port()),
              "--data-dir", str(data)],

@@ -21,7 +21,7 @@ ATHLETES = 2
 
 
 def _start_demo(data: Path, *args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
-    command = [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser"]
+    command = [sys.executable, "-m", "calfload.cli", "demo", "--no-browser"]
     proc = subprocess.Popen(
         [*command, "--data-dir", str(data), *args],
         stdout=subprocess.PIPE,
@@ -133,7 +133,7 @@ def test_a_port_in_use_gets_a_one_line_error(option: str, tmp_path: Path) -> Non
         other = str(free_port())
         ports = {"--http-port": other, "--mqtt-port": other, option: str(port)}
         proc = subprocess.run(
-            [sys.executable, "-m", "calfload.dashboard.cli", "demo", "--no-browser",
+            [sys.executable, "-m", "calfload.cli", "demo", "--no-browser",
              "--data-dir", str(tmp_path), "--duration", "1",
              *[x for kv in ports.items() for x in kv]],
             capture_output=True,

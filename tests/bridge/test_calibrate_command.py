@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calfload.bridge import cli_calibrate, topics
+from calfload.bridge import topics
+from calfload.bridge.cli import calibrate as cli_calibrate
 from calfload.bridge.messages import SCHEMA, RawBatch, encode
 from calfload.bridge.mqtt import BrokerUrl, make_client
-from calfload.dashboard.cli import _parser
+from calfload.cli.main import _parser
 
 N_CELLS = 8
 BODY_KG = 70.0

@@ -14,12 +14,12 @@ from bleak import BleakClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calfload.bridge import decode_cli
+from calfload.bridge.cli import decode as decode_cli
 from calfload.bridge.devices import open_insole, registry, rsc, witmotion
 from calfload.bridge.devices.base import DataCallback, DeviceFamily, SampleBlock
 from calfload.bridge.messages import Placement
 from calfload.bridge.simulator import AthleteProfile, GaitSimulator
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 
 # Hand-worked vectors from the codec tests (layouts in the device modules' docstrings).
 WIT_FRAME = "5561 0008 00f8 0000 0001 00ff 0000 0040 00c0 0000"
@@ -207,7 +207,7 @@ def test_any_registered_family_works_and_gets_scale(
 
 
 def test_as_a_subprocess() -> None:
-    cmd = [sys.executable, "-m", "calfload.dashboard.cli", "decode", "rsc", RSC_FULL]
+    cmd = [sys.executable, "-m", "calfload.cli", "decode", "rsc", RSC_FULL]
     ok = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == {

@@ -24,7 +24,7 @@ from calfload.bridge.messages import SCHEMA, AthleteInfo, RawBatch, SensorQualit
 from calfload.bridge.mqtt import BrokerUrl
 from calfload.bridge.sim_protocols import CalfTaskSimulator, HeelRiseBout, StagedGaitSimulator
 from calfload.bridge.simulator import AthleteProfile
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 from calfload.dashboard.reports.data import gather
 from calfload.dashboard.reports.render import SECTIONS, render_html
 from calfload.processing.protocols.definition import parse

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from calfload.cli.main import main
 from calfload.dashboard.authdb import AuthDB
-from calfload.dashboard.cli import main
 from calfload.dashboard.tokens import AthleteLinks, LoginTokens
 from calfload.dashboard.users import Users
 
@@ -105,7 +105,7 @@ def test_athlete_links_from_the_command_line(
 
 def test_the_installed_command_runs(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "calfload.dashboard.cli", "user", "--data-dir", str(tmp_path),
+        [sys.executable, "-m", "calfload.cli", "user", "--data-dir", str(tmp_path),
          "add", "ada", "--admin", "--password-stdin"],
         input="first admin pw\n", capture_output=True, text=True, timeout=60,
     )  # fmt: skip

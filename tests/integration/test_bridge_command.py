@@ -13,13 +13,13 @@ from bleak.backends.scanner import BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError
 from tests.helpers import Collector, wait_until
 
-from calfload.bridge.bridge_cli import bridge_command
+from calfload.bridge.cli.bridge import bridge_command
+from calfload.bridge.cli.scan import scan_command
 from calfload.bridge.discovery import explain
-from calfload.bridge.scan_cli import scan_command
 from calfload.bridge.virtual.bleak_backend import BumbleBleakClient
 from calfload.bridge.virtual.fleet import demo_profiles, start_fleet
 from calfload.bridge.virtual.scanner import VirtualScanner
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 
 
 async def test_scan_lists_the_virtual_twins_with_family_and_rssi() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from calfload.bridge.messages import SCHEMA, RawBatch
 from calfload.bridge.simulator import AthleteProfile
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 from calfload.processing.analyze import analyze
 from calfload.processing.io.calfload_csv import write_recording
 from calfload.processing.io.recording import Recording, SideSignals

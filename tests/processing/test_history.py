@@ -12,7 +12,7 @@ import pytest
 
 from calfload.bridge.messages import Side
 from calfload.bridge.simulator import AthleteProfile, GaitSimulator
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 from calfload.processing.analyze import blocks
 from calfload.processing.history import history_for_steps, read_history
 from calfload.processing.io.calfload_csv import write_recording

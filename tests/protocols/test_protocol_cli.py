@@ -11,7 +11,7 @@ import pytest
 
 from calfload.bridge.sim_protocols import CalfTaskSimulator
 from calfload.bridge.simulator import AthleteProfile
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 from calfload.processing.protocols.hops import jump_height_m
 from calfload.processing.protocols.results import ProtocolResult
 from tests.protocols.virtual import VirtualAthlete

@@ -37,7 +37,7 @@ def test_sigkill_mid_session_leaves_a_readable_recording(mosquitto, tmp_path: Pa
         [
             sys.executable,
             "-m",
-            "calfload.dashboard.cli",
+            "calfload.cli",
             "record",
             "--broker",
             mosquitto.url,

@@ -14,7 +14,7 @@ import pytest
 from calfload.bridge import topics
 from calfload.bridge.messages import SCHEMA, encode
 from calfload.bridge.mqtt import BrokerUrl
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 from calfload.processing.analyze import analyze, read_any
 from calfload.processing.io.calfload_csv import read_recording
 from calfload.processing.recorder import messages as rm

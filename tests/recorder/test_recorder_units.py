@@ -12,7 +12,7 @@ import pytest
 
 from calfload.bridge.messages import SCHEMA, RawBatch, encode
 from calfload.bridge.mqtt import BrokerUrl
-from calfload.dashboard.cli import main
+from calfload.cli.main import main
 from calfload.processing.recorder import blobs, store
 from calfload.processing.recorder import messages as rm
 from calfload.processing.recorder.jumps import JumpDetector

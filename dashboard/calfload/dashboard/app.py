@@ -58,8 +58,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from calfload.bridge.datadir import data_dir
 from calfload.bridge.messages import SCHEMA
-from calfload.bridge.mqtt import BrokerUrl, make_client
-from calfload.bridge.topics import DEFAULT_BASE, SIDES, Side, check_base, check_id
+from calfload.bridge.mqtt import make_client
+from calfload.bridge.topics import SIDES, Side, check_base, check_id
 from calfload.dashboard.alerts import ThresholdError, Thresholds
 from calfload.dashboard.athletestore import MAX_NOTE_CHARS, AthleteStore, TimelineEvent
 from calfload.dashboard.auth import (
@@ -78,6 +78,7 @@ from calfload.dashboard.backfill import HistorySource
 from calfload.dashboard.protocolpages import ProtocolPages
 from calfload.dashboard.scope import for_athlete, without_columns
 from calfload.dashboard.sessions_page import SessionsPage
+from calfload.dashboard.settings import DashboardSettings as DashboardSettings  # re-exported
 from calfload.dashboard.state import (
     KIND_LABELS,
     Incoming,
@@ -123,25 +124,6 @@ THRESHOLD_FIELDS: Final = (
     ("loss_pct", "Data loss limit", "%"),
     ("target_cadence_spm", "Target cadence (runner)", "spm"),
 )
-
-
-@dataclass(frozen=True)
-class DashboardSettings:
-    broker: BrokerUrl = field(default_factory=lambda: BrokerUrl("127.0.0.1", 1883))
-    """The broker to follow, with its credentials and TLS choice."""
-    base: str = DEFAULT_BASE
-    history_steps: int = 3000
-    """Steps kept in memory per athlete and side (and sent to a newly opened page)."""
-    data_dir: Path | None = None
-    """The data folder with the login database (``None``: the default one, see
-    :func:`calfload.bridge.datadir.data_dir`)."""
-    secure_cookies: bool | None = None
-    """``Secure`` cookies: ``None`` means exactly when served over https."""
-    recordings_dir: Path | None = None
-    """Recorded sessions for ``/sessions`` (``None``: ``<data folder>/recordings``)."""
-    history: HistorySource | None = None
-    """Where missed steps come from after the broker was away (the recorder's
-    history, once it exists); ``None``: only the retained summaries fill in."""
 
 
 class DashboardError(RuntimeError):

@@ -33,6 +33,7 @@ from calfload.bridge.datadir import data_dir
 from calfload.bridge.topics import check_id
 from calfload.dashboard.auth import form_fields, require_therapist
 from calfload.dashboard.authpages import csrf_field
+from calfload.dashboard.settings import DashboardSettings
 from calfload.processing.protocols.definition import Protocol, ProtocolError, builtin, load
 from calfload.processing.protocols.messages import ProtocolEvent
 from calfload.processing.protocols.results import ProtocolResult
@@ -40,7 +41,6 @@ from calfload.processing.protocols.runner import ProtocolRunner
 from calfload.processing.protocols.scoring import AthleteContext
 
 if TYPE_CHECKING:
-    from calfload.dashboard.app import DashboardSettings
     from calfload.dashboard.state import LiveState
 
 log = logging.getLogger(__name__)

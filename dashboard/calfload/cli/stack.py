@@ -1,4 +1,4 @@
-"""``calfload demo``: virtual runners through the real bridge, worker and dashboard.
+"""The whole stack in one process for ``calfload demo``.
 
 Everything runs in one process on embedded defaults: an amqtt broker bound to
 127.0.0.1 (unless ``--broker`` names an external one), virtual insoles on an
@@ -13,7 +13,6 @@ import contextlib
 import logging
 import secrets
 import signal
-import socket
 import webbrowser
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from calfload.bridge import topics
 from calfload.bridge.bridge import Bridge
 from calfload.bridge.datadir import data_dir
 from calfload.bridge.mqtt import BrokerUrl
+from calfload.bridge.ports import check_port_free
 from calfload.bridge.virtual.bleak_backend import BumbleBleakClient
 from calfload.bridge.virtual.fleet import demo_profiles, start_fleet
 from calfload.dashboard.app import DashboardSettings, serve
@@ -36,10 +36,6 @@ from calfload.processing.recorder.store import recordings_folder
 from calfload.processing.worker import Worker
 
 log = logging.getLogger(__name__)
-
-
-class PortInUseError(RuntimeError):
-    """A port the demo needs is taken; the message names the option to change it."""
 
 
 @dataclass(frozen=True)
@@ -68,18 +64,6 @@ def demo_login_url(folder: Path, http_port: int) -> str:
         users.add(DEMO_USER, secrets.token_urlsafe(24), "admin")
     token = LoginTokens(db).create(DEMO_USER)
     return f"http://127.0.0.1:{http_port}/login/once?token={token}"
-
-
-def check_port_free(port: int, option: str) -> None:
-    """Raise :class:`PortInUseError` when 127.0.0.1:``port`` cannot be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise PortInUseError(
-                f"port {port} is already in use; choose another with {option} PORT"
-            ) from exc
 
 
 class _SnapshotIterDict(dict[Any, Any]):
