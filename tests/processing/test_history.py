@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
@@ -136,10 +135,8 @@ def test_contract_example_history_is_consistent() -> None:
     from calfload.bridge.messages import decode
     from calfload.processing.messages import SessionSummary
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
-    examples = re.findall(r"<!-- example: SessionSummary -->\s*```json\n(.*?)```", doc, re.S)
-    payload = next(e for e in examples if '"history"' in e)
-    load = decode(payload, SessionSummary).load
+    path = Path(__file__).resolve().parents[2] / "docs/schemas/examples/SessionSummary.load.json"
+    load = decode(path.read_bytes(), SessionSummary).load
     assert load is not None and load.history is not None
     h = load.history
     assert h.max_30d and h.ratio_to_max_30d == round(load.achilles_impulse_bws / h.max_30d, 3)

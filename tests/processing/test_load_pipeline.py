@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -215,10 +214,10 @@ def test_speed_setting_gives_distance_and_load_per_km() -> None:
 
 
 def test_contract_examples_agree_with_the_load_code() -> None:
-    """The IMU-only step example in docs/contract.md is what the code computes."""
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
-    blocks = re.findall(r"<!-- example: StepMessage -->\s*```json\n(.*?)```", doc, re.S)
-    example = next(json.loads(b) for b in blocks if '"spring-mass"' in b)
+    """The IMU-only step example of the contract is what the code computes."""
+    path = Path(__file__).resolve().parents[2] / "docs/schemas/examples/StepMessage.imu.json"
+    example = json.loads(path.read_text())
+    assert example["load_model"] == "spring-mass"
     fields = AthletePipeline("a2", 70.0).load.imu_fields(
         example["gct_ms"], example["flight_ms"], 70.0
     )

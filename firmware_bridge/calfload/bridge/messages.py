@@ -6,7 +6,7 @@ message a user can act on; they count and drop what they cannot read.
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeVar
+from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
 
@@ -22,7 +22,14 @@ class MessageError(ValueError):
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
-    schema: int
+    schema: Annotated[
+        int,
+        msgspec.Meta(
+            description="Contract version. Adding a field keeps it; renaming or removing a"
+            " field, or changing its unit, bumps it. Receivers refuse other versions.",
+            extra_json_schema={"const": SCHEMA},
+        ),
+    ]
 
 
 class RawBatch(Message, frozen=True, kw_only=True):
