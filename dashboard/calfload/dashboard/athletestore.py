@@ -19,11 +19,12 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
+from msgspec import Meta
 
-from calfload.bridge.messages import Message
+from calfload.bridge.messages import AthleteId, ClockS, Message
 from calfload.dashboard.alerts import ThresholdError, Thresholds
 
 log = logging.getLogger(__name__)
@@ -34,18 +35,20 @@ MAX_NOTE_CHARS: Final = 500
 
 
 class TimelineEvent(Message, frozen=True, kw_only=True):
-    """An event on an athlete's timeline: a therapist's note or a protocol stage.
+    """An event on an athlete's timeline: a protocol stage or another event a tool publishes.
 
-    Topic ``<base>/event/<athlete>`` (QoS 1, not retained) for stages; notes are
-    made by the dashboard itself."""
+    Topic ``<base>/event/<athlete>`` (QoS 1, not retained). The dashboard draws it on the
+    athlete's charts and lists it next to the therapist's notes, which have the same shape
+    with ``kind`` ``note`` and are stored by the dashboard, not published."""
 
-    athlete: str
-    t_s: float
-    """Session clock (Unix seconds)."""
-    kind: str = "note"
-    """``note`` (a therapist's), ``stage`` (a protocol stage starts), or another word."""
-    text: str
-    author: str = ""
+    athlete: AthleteId
+    t_s: Annotated[ClockS, Meta(description="When (session clock, s).")]
+    kind: Annotated[
+        str,
+        Meta(description="One word: `stage` (a protocol stage starts), `note`, or another."),
+    ] = "note"
+    text: Annotated[str, Meta(description="What to show, e.g. `stage 2: 3.5 m/s`.")]
+    author: Annotated[str, Meta(description="Who wrote a note.")] = ""
 
 
 class AthleteStore:

@@ -11,59 +11,88 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from calfload.bridge.messages import Message, State
+from msgspec import Meta
+
+from calfload.bridge.messages import AthleteId, ClockS, LastError, Message, SentS, State
 from calfload.bridge.topics import check_id
 
 Action = Literal["start", "stop", "name", "note"]
 SessionStatus = Literal["recording", "stopped"]
+OptionalClockS = Annotated[
+    float | None,
+    Meta(description="When (session clock, s); absent, the recorder stamps the arrival time."),
+]
 
 
 class SessionControl(Message, frozen=True, kw_only=True):
     """Start, stop or name an athlete's session, or add a note to the open one.
 
-    ``name`` names the session (start, name); ``text`` is the note; ``by`` who asked
-    (a dashboard user, a script); ``t_s`` when (session clock; the recorder's time if
-    absent)."""
+    Published by the dashboard's sessions page and by scripts (not retained).
+    """
 
-    athlete: str
+    athlete: AthleteId
     action: Action
-    name: str = ""
-    text: str = ""
-    by: str = ""
-    t_s: float | None = None
+    name: Annotated[str, Meta(description="The session's name (`start`, `name`).")] = ""
+    text: Annotated[str, Meta(description="The note (`note`).")] = ""
+    by: Annotated[str, Meta(description="Who asked: a dashboard user, a script.")] = ""
+    t_s: OptionalClockS = None
 
 
 class SessionState(Message, frozen=True, kw_only=True):
-    athlete: str
+    """An athlete's recording session (retained; sent when it opens, is named or stops).
+
+    A session opens when raw data arrives for an athlete without an open session, or on
+    a ``start``; it closes on a ``stop`` or after 30 s without raw data. After a ``stop``,
+    data does not reopen a session for that athlete until a ``start``, or until its data
+    has paused for 30 s. Storage: ``docs/formats.md``.
+    """
+
+    athlete: AthleteId
     state: SessionStatus
-    session_id: str
+    session_id: Annotated[str, Meta(description="Names the session's file for good.")]
     name: str
-    started_s: float
-    stopped_s: float | None = None
-    t_s: float
+    started_s: Annotated[ClockS, Meta(description="When it opened (session clock, s).")]
+    stopped_s: Annotated[
+        float | None,
+        Meta(description="When it stopped (session clock, s); `null` while recording."),
+    ] = None
+    t_s: SentS
 
 
 class Marker(Message, frozen=True, kw_only=True):
     """A sync marker a lab system triggers (force plate, motion capture, a button).
 
-    ``t_s`` is on the session clock; absent, the recorder stamps the arrival time."""
+    The dashboard's ``POST /sessions/marker`` publishes the same message. The recorder
+    also detects two-footed sync jumps in the insole data and records them as events of
+    kind ``jump``.
+    """
 
-    athlete: str
-    label: str = "marker"
-    source: str = ""
-    t_s: float | None = None
+    athlete: AthleteId
+    label: Annotated[str, Meta(description="What happened, e.g. `forceplate-trigger`.")] = "marker"
+    source: Annotated[str, Meta(description="The system that sent it, e.g. `vicon`.")] = ""
+    t_s: Annotated[
+        OptionalClockS,
+        Meta(
+            description="When (Unix seconds on a host synchronised with the bridge, e.g. by"
+            " NTP); absent, the recorder stamps the arrival time."
+        ),
+    ] = None
 
 
 class RecorderState(Message, frozen=True, kw_only=True):
+    """The recorder's state (retained; also its Last Will, `offline`)."""
+
     state: State
     recorder_id: str
-    t_s: float
-    sessions_open: int = 0
-    messages_ok: int = 0
-    messages_rejected: int = 0
-    last_error: str = ""
+    t_s: SentS
+    sessions_open: Annotated[int, Meta(description="Sessions being recorded now.")] = 0
+    messages_ok: Annotated[int, Meta(description="Messages stored.")] = 0
+    messages_rejected: Annotated[
+        int, Meta(description="Messages refused as unreadable (see `last_error`).")
+    ] = 0
+    last_error: LastError = ""
 
 
 def control(base: str, athlete: str) -> str:
