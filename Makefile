@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ASSETS := dashboard/calfload/dashboard/static/build/app.js
 DEMO_ARGS ?=
 
-.PHONY: demo test check setup sysdeps assets clean
+.PHONY: demo test check schemas setup sysdeps assets clean
 
 demo: setup assets
 	$(BIN)/calfload demo $(DEMO_ARGS)
@@ -20,6 +20,10 @@ check: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/make_schemas.py --check
+
+schemas: setup
+	$(BIN)/python scripts/make_schemas.py
 
 setup: $(STAMP)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,13 @@ def test_topics_refuse_wildcards_and_slashes() -> None:
     for bad in ("a/1", "a+", "#", "", "a b"):
         with pytest.raises(ValueError, match="athlete id"):
             topics.steps("calfload", bad, "left")
+
+
+def test_contract_page_links_every_schema_and_example_and_nothing_else() -> None:
+    page = (REPO / "docs" / "contract.md").read_text()
+    linked = set(re.findall(r"\]\((schemas/[^)]+)\)", page))
+    for target in linked:
+        assert (REPO / "docs" / target).is_file(), target
+    expected = {f"schemas/{file_name(k)}" for k in MESSAGES}
+    expected |= {f"schemas/examples/{p.name}" for p in EXAMPLES}
+    assert linked == expected
