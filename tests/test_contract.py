@@ -3,7 +3,6 @@ example that both its schema and its struct accept, and bad payloads are refused
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 import re
@@ -122,7 +121,7 @@ def test_schema_and_struct_both_refuse_a_missing_field_or_another_schema(name: s
         assert not validator.is_valid(broken), field
         with pytest.raises(bm.MessageError):
             bm.decode(json.dumps(broken), KINDS[name])
-    newer = copy.deepcopy(payload) | {"schema": bm.SCHEMA + 1}
+    newer = payload | {"schema": bm.SCHEMA + 1}
     assert not validator.is_valid(newer)
     with pytest.raises(bm.MessageError, match=f"schema {bm.SCHEMA + 1}"):
         bm.decode(json.dumps(newer), KINDS[name])
